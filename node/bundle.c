@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int mu_placeholder_t;

@@ -1,0 +1,3 @@
+# Bundle encoding and admission checks.
+add_library(mu_bundle STATIC node/bundle.c node/verify.c)
+target_link_libraries(mu_bundle PUBLIC mu_crypto)

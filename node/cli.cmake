@@ -1,0 +1,1 @@
+# Command-line tools: muster (staff CLI) and muster-ca (trust CA).

@@ -1,0 +1,3 @@
+# LMDB store.
+add_library(mu_store STATIC node/store.c)
+target_link_libraries(mu_store PUBLIC mu_bundle PkgConfig::LMDB)

@@ -1,0 +1,1 @@
+# Set reconciliation (filled in by the mesh issue).
