@@ -1,0 +1,159 @@
+/* muster: the staff command-line tool. Subcommands are listed in one table
+ * (in the style of wg and iwctl); each parses its own options. Commands that
+ * talk to the daemon arrive with the mesh issue. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bundle.h"
+#include "cli_util.h"
+#include "err.h"
+#include "hex.h"
+#include "inspect.h"
+#include "keystore.h"
+
+struct subcommand {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;
+	const char *help;
+};
+
+static int cmd_help(int argc, char **argv);
+
+static int fail(const char *what, int err)
+{
+	fprintf(stderr, "muster: %s: %s\n", what, mu_strerror(err));
+	return 1;
+}
+
+static int cmd_keygen(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ "keyfile", required_argument, NULL, 'k' },
+		{ "passphrase-file", required_argument, NULL, 'p' },
+		{ 0 },
+	};
+	struct cli_unlock u = { 0 };
+	struct mu_identity *id = NULL;
+	const char *out = NULL;
+	char *pub = NULL;
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "o:k:p:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': out = optarg; break;
+		case 'k': u.keyfile = optarg; break;
+		case 'p': u.passfile = optarg; break;
+		default: return 2;
+		}
+	}
+	if (!out) {
+		fprintf(stderr, "muster keygen: --out FILE is required\n");
+		return 2;
+	}
+	if (asprintf(&pub, "%s.pub", out) < 0)
+		return fail("keygen", -ENOMEM);
+	if (u.keyfile) {
+		ret = keystore_keyfile_create(u.keyfile);
+		if (ret && ret != -EEXIST)
+			goto out;
+	}
+	ret = cli_unlock_prepare(&u, 1);
+	if (!ret)
+		ret = identity_generate(&id);
+	if (!ret)
+		ret = keystore_save(out, id, &u.ks);
+	if (!ret)
+		ret = cli_write_pub(pub, id);
+	if (!ret) {
+		char h[65];
+
+		hex_encode(h, identity_sign_pk(id), 32);
+		printf("%s\n", h);
+		fprintf(stderr, "muster: wrote %s (secret, 0600) and %s (public)\n", out, pub);
+	}
+out:
+	identity_free(id);
+	cli_unlock_free(&u);
+	free(pub);
+	return ret ? fail("keygen", ret) : 0;
+}
+
+static int cmd_pubkey(int argc, char **argv)
+{
+	uint8_t pk[32];
+	char h[65];
+	int ret;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: muster pubkey IDENTITY-FILE\n");
+		return 2;
+	}
+	ret = keystore_peek_pk(argv[1], pk);
+	if (ret)
+		return fail(argv[1], ret);
+	hex_encode(h, pk, 32);
+	printf("%s\n", h);
+	return 0;
+}
+
+static int cmd_inspect(int argc, char **argv)
+{
+	static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, { 0 } };
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int c, json = 0, ret;
+
+	while ((c = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
+		if (c != 'j')
+			return 2;
+		json = 1;
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "usage: muster inspect [--json] FILE\n");
+		return 2;
+	}
+	ret = cli_read_file(argv[optind], BUNDLE_ENC_MAX, &data, &len);
+	if (!ret)
+		ret = inspect_print(stdout, data, len, json);
+	free(data);
+	return ret ? fail(argv[optind], ret) : 0;
+}
+
+static const struct subcommand commands[] = {
+	{ "keygen", cmd_keygen, "--out FILE [--keyfile KF | --passphrase-file PF]",
+	  "create a staff or node identity (FILE secret, FILE.pub public)" },
+	{ "pubkey", cmd_pubkey, "IDENTITY-FILE", "print an identity's key id" },
+	{ "inspect", cmd_inspect, "[--json] FILE", "decode a bundle or credential" },
+	{ "help", cmd_help, "", "this list" },
+};
+
+static int cmd_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("usage: muster COMMAND [OPTIONS]\n\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		printf("  %-8s %-48s %s\n", commands[i].name, commands[i].usage, commands[i].help);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		cmd_help(0, NULL);
+		return 2;
+	}
+	if (mu_crypto_init())
+		return fail("libsodium", MU_E_CRYPTO);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "muster: unknown command '%s' (try: muster help)\n", argv[1]);
+	return 2;
+}
