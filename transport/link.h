@@ -1,0 +1,86 @@
+/* Transport drivers ("links"): each driver is one const struct link_ops,
+ * listed by name in link_drivers[] (transport/link.c). A driver moves bytes
+ * and discovers peers; it knows nothing about sessions, bundles or sync.
+ * Data flows one way through the node: link -> session -> sync -> verify ->
+ * store -> router; drivers only ever call the link_events callbacks.
+ *
+ * Ownership: the node core owns each struct link_driver (start/stop). A
+ * struct link (one connection) belongs to its driver; the core holds a
+ * pointer from link_up until link_down, after which the pointer is dead. */
+#ifndef MU_LINK_H
+#define MU_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#include "../crypto/identity.h"
+
+struct loop;
+struct config;
+struct link;
+struct link_driver;
+
+#define LINK_ADDR_TEXT 80
+
+/* Where a peer can be reached, as the driver understands it. */
+struct link_addr {
+	char text[LINK_ADDR_TEXT]; /* "[fe80::1%veth0]:7420", "hci1/AA:BB:..", for logs */
+	struct sockaddr_storage sa; /* IP drivers */
+	uint32_t sa_len;
+};
+
+struct link_stats {
+	uint64_t bytes_in, bytes_out;
+	uint64_t frames_in, frames_out;
+};
+
+struct link_status {
+	const char *driver;   /* ops name */
+	char iface[32];       /* interface / adapter */
+	char mode[16];        /* "ip", "ibss", "mesh", "le", ... */
+	uint32_t freq_mhz;    /* 0 when not radio */
+	unsigned peers_seen;  /* discovered, not necessarily connected */
+	unsigned links_up;    /* connections open */
+	struct link_stats stats;
+};
+
+/* Callbacks from a driver into the node core (all on the loop thread). */
+struct link_events {
+	/* A beacon or radio event says a peer with this key id is reachable at
+	 * addr. The core decides whether to connect. */
+	void (*peer_seen)(void *user, struct link_driver *drv, const uint8_t key[static MU_KEY_BYTES],
+			  const struct link_addr *addr);
+	/* A connection is open (inbound = the peer connected to us). */
+	void (*link_up)(void *user, struct link *lk, int inbound);
+	/* Bytes arrived on lk (a stream: no frame boundaries promised). */
+	void (*link_data)(void *user, struct link *lk, const uint8_t *p, size_t n);
+	/* The connection is gone (err 0 = closed by us or cleanly by peer). */
+	void (*link_down)(void *user, struct link *lk, int err);
+};
+
+struct link_ops {
+	const char *name;
+	/* Starts the driver with its config section ("[tcp]", "[wifi]", ...).
+	 * own_key is this node's key id (beacons carry it; signing uses id). */
+	int (*start)(struct link_driver **out, struct loop *loop, const struct config *cfg,
+		     const struct mu_identity *id, const struct link_events *ev, void *user);
+	void (*stop)(struct link_driver *drv); /* closes every link; no callbacks after */
+	int (*connect)(struct link_driver *drv, const struct link_addr *addr);
+	/* Queues bytes; never blocks. -ENOBUFS when the send queue is over its
+	 * cap (LINK_SENDQ_MAX): the caller slows down. */
+	int (*send)(struct link *lk, const uint8_t *p, size_t n);
+	/* Bytes queued and not yet written (for back-pressure). */
+	size_t (*queued)(const struct link *lk);
+	void (*close)(struct link *lk); /* link_down follows, err 0 */
+	void (*status)(const struct link_driver *drv, struct link_status *out);
+	/* Where this link goes, for logs and `muster peers`. */
+	const struct link_addr *(*peer_addr)(const struct link *lk);
+};
+
+#define LINK_SENDQ_MAX (4u << 20) /* per link */
+
+extern const struct link_ops *const link_drivers[];
+const struct link_ops *link_ops_find(const char *name);
+
+#endif
