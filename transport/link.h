@@ -18,7 +18,6 @@
 
 struct loop;
 struct config;
-struct link;
 struct link_driver;
 
 #define LINK_ADDR_TEXT 80
@@ -43,6 +42,16 @@ struct link_status {
 	unsigned peers_seen;  /* discovered, not necessarily connected */
 	unsigned links_up;    /* connections open */
 	struct link_stats stats;
+};
+
+/* One connection. Drivers embed this as the first member of their own
+ * connection struct; the core reads it and sets core_data, nothing else. */
+struct link {
+	const struct link_ops *ops;
+	struct link_driver *drv;
+	struct link_addr peer; /* where it goes, for logs and `muster peers` */
+	struct link_stats stats;
+	void *core_data;       /* the node core's per-link state */
 };
 
 /* Callbacks from a driver into the node core (all on the loop thread). */
@@ -74,8 +83,6 @@ struct link_ops {
 	size_t (*queued)(const struct link *lk);
 	void (*close)(struct link *lk); /* link_down follows, err 0 */
 	void (*status)(const struct link_driver *drv, struct link_status *out);
-	/* Where this link goes, for logs and `muster peers`. */
-	const struct link_addr *(*peer_addr)(const struct link *lk);
 };
 
 #define LINK_SENDQ_MAX (4u << 20) /* per link */
