@@ -1,0 +1,96 @@
+#include "frames.h"
+
+#include "err.h"
+
+#define FRAME_PROTOCOL_VERSION 1
+
+void frame_hello(struct wr *wr, uint8_t role, uint64_t held)
+{
+	wr_u8(wr, FRAME_HELLO);
+	wr_u8(wr, role);
+	wr_u8(wr, FRAME_PROTOCOL_VERSION);
+	wr_u64(wr, held);
+}
+
+void frame_sync(struct wr *wr, const uint8_t *msg, size_t len)
+{
+	if (len > FRAME_SYNC_MAX) {
+		wr->err = wr->err ? wr->err : MU_E_TOOBIG;
+		return;
+	}
+	wr_u8(wr, FRAME_SYNC);
+	wr_bytes(wr, msg, len);
+}
+
+void frame_ids(struct wr *wr, uint8_t type, const uint8_t *ids, uint16_t count)
+{
+	if (count == 0 || count > FRAME_IDS_MAX || (type != FRAME_WANT && type != FRAME_GONE)) {
+		wr->err = wr->err ? wr->err : MU_E_FORMAT;
+		return;
+	}
+	wr_u8(wr, type);
+	wr_u16(wr, count);
+	wr_bytes(wr, ids, (size_t)count * BUNDLE_ID_BYTES);
+}
+
+void frame_bundle(struct wr *wr, uint8_t hops, const uint8_t *enc, size_t len)
+{
+	if (len > BUNDLE_ENC_MAX) {
+		wr->err = wr->err ? wr->err : MU_E_TOOBIG;
+		return;
+	}
+	wr_u8(wr, FRAME_BUNDLE);
+	wr_u8(wr, hops);
+	wr_bytes(wr, enc, len);
+}
+
+int frame_decode(struct frame *f, const uint8_t *p, size_t len)
+{
+	struct rd rd = rd_make(p, len);
+	int ret;
+
+	*f = (struct frame){ 0 };
+	if (len > FRAME_MAX)
+		return MU_E_TOOBIG;
+	ret = rd_u8(&rd, &f->type);
+	if (ret)
+		return ret;
+	switch ((enum frame_type)f->type) {
+	case FRAME_HELLO:
+		ret = rd_u8(&rd, &f->u.hello.role) || rd_u8(&rd, &f->u.hello.version) ||
+		      rd_u64(&rd, &f->u.hello.held) ? MU_E_FORMAT : 0;
+		if (!ret && f->u.hello.role != NODE_FIELD && f->u.hello.role != NODE_HOSPITAL)
+			ret = MU_E_FORMAT;
+		if (!ret && f->u.hello.version != FRAME_PROTOCOL_VERSION)
+			ret = MU_E_VERSION;
+		break;
+	case FRAME_SYNC:
+		if (rd.len > FRAME_SYNC_MAX)
+			return MU_E_TOOBIG;
+		f->u.sync.len = rd.len;
+		ret = rd_slice(&rd, rd.len, &f->u.sync.p);
+		break;
+	case FRAME_WANT:
+	case FRAME_GONE:
+		ret = rd_u16(&rd, &f->u.ids.count);
+		if (!ret && (f->u.ids.count == 0 || f->u.ids.count > FRAME_IDS_MAX))
+			ret = MU_E_FORMAT;
+		if (!ret)
+			ret = rd_slice(&rd, (size_t)f->u.ids.count * BUNDLE_ID_BYTES, &f->u.ids.ids);
+		break;
+	case FRAME_BUNDLE:
+		ret = rd_u8(&rd, &f->u.bundle.hops);
+		if (!ret && rd.len > BUNDLE_ENC_MAX)
+			ret = MU_E_TOOBIG;
+		if (!ret) {
+			f->u.bundle.len = rd.len;
+			ret = rd_slice(&rd, rd.len, &f->u.bundle.enc);
+		}
+		break;
+	default:
+		return MU_E_FORMAT;
+	}
+	if (ret)
+		return ret;
+	return rd_end(&rd);
+}

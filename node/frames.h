@@ -1,0 +1,69 @@
+/* Frames exchanged between two nodes inside an established link session
+ * (docs/protocol.md "Peer frames"). Each session frame carries exactly one
+ * peer frame: a type byte and a body.
+ *
+ *   HELLO   node role u8, protocol version u8, bundles held u64
+ *   SYNC    a reconciliation message (node/sync.h), opaque here
+ *   WANT    u16 count (1..FRAME_IDS_MAX), count x 32-byte bundle ids
+ *   BUNDLE  hops u8 (hops already travelled), then one bundle encoding
+ *   GONE    u16 count, ids asked for that are no longer held (expired)
+ *
+ * Decoders point into the input buffer (no copies); the pointers live as
+ * long as that buffer. */
+#ifndef MU_FRAMES_H
+#define MU_FRAMES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bundle.h"
+#include "wire.h"
+
+#define FRAME_IDS_MAX 512
+#define FRAME_SYNC_MAX 16384
+#define FRAME_MAX (1 + 1 + BUNDLE_ENC_MAX) /* largest frame: BUNDLE */
+
+enum frame_type {
+	FRAME_HELLO = 1,
+	FRAME_SYNC = 2,
+	FRAME_WANT = 3,
+	FRAME_BUNDLE = 4,
+	FRAME_GONE = 5,
+};
+
+enum node_role { NODE_FIELD = 1, NODE_HOSPITAL = 2 };
+
+struct frame {
+	uint8_t type;
+	union {
+		struct {
+			uint8_t role, version;
+			uint64_t held;
+		} hello;
+		struct {
+			const uint8_t *p;
+			size_t len;
+		} sync;
+		struct {
+			const uint8_t *ids; /* count * 32 bytes */
+			uint16_t count;
+		} ids; /* WANT and GONE */
+		struct {
+			uint8_t hops;
+			const uint8_t *enc;
+			size_t len;
+		} bundle;
+	} u;
+};
+
+/* Encoders append one whole frame to wr; errors are wr's sticky error. */
+void frame_hello(struct wr *wr, uint8_t role, uint64_t held);
+void frame_sync(struct wr *wr, const uint8_t *msg, size_t len);
+void frame_ids(struct wr *wr, uint8_t type, const uint8_t *ids, uint16_t count);
+void frame_bundle(struct wr *wr, uint8_t hops, const uint8_t *enc, size_t len);
+
+/* MU_E_FORMAT for unknown types, bad counts or trailing bytes; MU_E_TOOBIG
+ * for bodies over their cap. The bundle body is not decoded here. */
+int frame_decode(struct frame *f, const uint8_t *p, size_t len);
+
+#endif

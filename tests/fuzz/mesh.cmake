@@ -1,0 +1,1 @@
+mu_fuzz(fuzz_frames ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_frames.c mu_mesh)

@@ -1,0 +1,1 @@
+mu_unit_test(test_frames SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_frames.c LIBS mu_mesh mu_testutil)

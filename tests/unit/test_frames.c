@@ -1,0 +1,76 @@
+#include <sodium.h>
+#include <string.h>
+
+#include "frames.h"
+#include "testutil.h"
+
+static uint8_t buf[FRAME_MAX + 16];
+
+static void test_roundtrip(void)
+{
+	uint8_t ids[3 * 32], enc[100];
+	struct wr wr = wr_make(buf, sizeof(buf));
+	struct frame f;
+	int n;
+
+	randombytes_buf(ids, sizeof(ids));
+	frame_ids(&wr, FRAME_WANT, ids, 3);
+	n = CHECK_LEN(wr_finish(&wr));
+	CHECK(n == 1 + 2 + 96);
+	CHECK_OK(frame_decode(&f, buf, (size_t)n));
+	CHECK(f.type == FRAME_WANT && f.u.ids.count == 3 && !memcmp(f.u.ids.ids, ids, 96));
+
+	wr = wr_make(buf, sizeof(buf));
+	memset(enc, 0xab, sizeof(enc));
+	frame_bundle(&wr, 7, enc, sizeof(enc));
+	n = CHECK_LEN(wr_finish(&wr));
+	CHECK_OK(frame_decode(&f, buf, (size_t)n));
+	CHECK(f.type == FRAME_BUNDLE && f.u.bundle.hops == 7 && f.u.bundle.len == sizeof(enc));
+	CHECK(f.u.bundle.enc == buf + 2);
+
+	wr = wr_make(buf, sizeof(buf));
+	frame_hello(&wr, NODE_HOSPITAL, 123456789);
+	n = CHECK_LEN(wr_finish(&wr));
+	CHECK_OK(frame_decode(&f, buf, (size_t)n));
+	CHECK(f.type == FRAME_HELLO && f.u.hello.role == NODE_HOSPITAL && f.u.hello.held == 123456789);
+}
+
+static void test_reject(void)
+{
+	uint8_t ids[32] = { 0 };
+	struct wr wr = wr_make(buf, sizeof(buf));
+	struct frame f;
+	int n;
+
+	frame_ids(&wr, FRAME_GONE, ids, 1);
+	n = CHECK_LEN(wr_finish(&wr));
+	for (int i = 0; i < n; i++) /* every truncation */
+		CHECK(frame_decode(&f, buf, (size_t)i) != 0);
+	buf[n] = 0; /* trailing byte */
+	CHECK_RET(frame_decode(&f, buf, (size_t)n + 1), MU_E_FORMAT);
+	buf[1] = 0, buf[2] = 0; /* zero count */
+	CHECK_RET(frame_decode(&f, buf, (size_t)n), MU_E_FORMAT);
+	buf[0] = 99; /* unknown type */
+	CHECK_RET(frame_decode(&f, buf, (size_t)n), MU_E_FORMAT);
+
+	wr = wr_make(buf, sizeof(buf));
+	frame_ids(&wr, FRAME_WANT, ids, FRAME_IDS_MAX + 1);
+	CHECK_RET(wr_finish(&wr), MU_E_FORMAT);
+
+	buf[0] = FRAME_SYNC; /* oversize sync body */
+	CHECK_RET(frame_decode(&f, buf, 1 + FRAME_SYNC_MAX + 1), MU_E_TOOBIG);
+	buf[0] = FRAME_BUNDLE;
+	CHECK_RET(frame_decode(&f, buf, FRAME_MAX + 1), MU_E_TOOBIG);
+
+	wr = wr_make(buf, sizeof(buf));
+	frame_hello(&wr, 3, 0); /* unknown role */
+	n = CHECK_LEN(wr_finish(&wr));
+	CHECK_RET(frame_decode(&f, buf, (size_t)n), MU_E_FORMAT);
+}
+
+static const struct test tests[] = {
+	{ "/frames/roundtrip", test_roundtrip },
+	{ "/frames/reject", test_reject },
+};
+
+TEST_MAIN(tests)
