@@ -12,14 +12,15 @@ void frame_hello(struct wr *wr, uint8_t role, uint64_t held)
 	wr_u64(wr, held);
 }
 
-void frame_sync(struct wr *wr, const uint8_t *msg, size_t len)
+void frame_sync(struct wr *wr, uint8_t more, const uint8_t *chunk, size_t len)
 {
-	if (len > FRAME_SYNC_MAX) {
+	if (len > FRAME_SYNC_CHUNK || more > 1) {
 		wr->err = wr->err ? wr->err : MU_E_TOOBIG;
 		return;
 	}
 	wr_u8(wr, FRAME_SYNC);
-	wr_bytes(wr, msg, len);
+	wr_u8(wr, more);
+	wr_bytes(wr, chunk, len);
 }
 
 void frame_ids(struct wr *wr, uint8_t type, const uint8_t *ids, uint16_t count)
@@ -65,7 +66,12 @@ int frame_decode(struct frame *f, const uint8_t *p, size_t len)
 			ret = MU_E_VERSION;
 		break;
 	case FRAME_SYNC:
-		if (rd.len > FRAME_SYNC_MAX)
+		ret = rd_u8(&rd, &f->u.sync.more);
+		if (ret)
+			break;
+		if (f->u.sync.more > 1)
+			return MU_E_FORMAT;
+		if (rd.len > FRAME_SYNC_CHUNK)
 			return MU_E_TOOBIG;
 		f->u.sync.len = rd.len;
 		ret = rd_slice(&rd, rd.len, &f->u.sync.p);

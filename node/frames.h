@@ -3,7 +3,9 @@
  * peer frame: a type byte and a body.
  *
  *   HELLO   node role u8, protocol version u8, bundles held u64
- *   SYNC    a reconciliation message (node/sync.h), opaque here
+ *   SYNC    more u8 (1 = further fragments follow), then up to
+ *           FRAME_SYNC_CHUNK bytes of a reconciliation message
+ *           (node/sync.h); fragments reassemble to at most SYNC_MSG_MAX
  *   WANT    u16 count (1..FRAME_IDS_MAX), count x 32-byte bundle ids
  *   BUNDLE  hops u8 (hops already travelled), then one bundle encoding
  *   GONE    u16 count, ids asked for that are no longer held (expired)
@@ -20,7 +22,7 @@
 #include "wire.h"
 
 #define FRAME_IDS_MAX 512
-#define FRAME_SYNC_MAX 16384
+#define FRAME_SYNC_CHUNK 16384 /* keeps every frame small for Bluetooth */
 #define FRAME_MAX (1 + 1 + BUNDLE_ENC_MAX) /* largest frame: BUNDLE */
 
 enum frame_type {
@@ -41,6 +43,7 @@ struct frame {
 			uint64_t held;
 		} hello;
 		struct {
+			uint8_t more;
 			const uint8_t *p;
 			size_t len;
 		} sync;
@@ -58,7 +61,7 @@ struct frame {
 
 /* Encoders append one whole frame to wr; errors are wr's sticky error. */
 void frame_hello(struct wr *wr, uint8_t role, uint64_t held);
-void frame_sync(struct wr *wr, const uint8_t *msg, size_t len);
+void frame_sync(struct wr *wr, uint8_t more, const uint8_t *chunk, size_t len);
 void frame_ids(struct wr *wr, uint8_t type, const uint8_t *ids, uint16_t count);
 void frame_bundle(struct wr *wr, uint8_t hops, const uint8_t *enc, size_t len);
 

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	switch ((enum frame_type)f.type) {
 	case FRAME_HELLO: frame_hello(&wr, f.u.hello.role, f.u.hello.held); break;
-	case FRAME_SYNC: frame_sync(&wr, f.u.sync.p, f.u.sync.len); break;
+	case FRAME_SYNC: frame_sync(&wr, f.u.sync.more, f.u.sync.p, f.u.sync.len); break;
 	case FRAME_WANT:
 	case FRAME_GONE: frame_ids(&wr, f.type, f.u.ids.ids, f.u.ids.count); break;
 	case FRAME_BUNDLE: frame_bundle(&wr, f.u.bundle.hops, f.u.bundle.enc, f.u.bundle.len); break;

@@ -57,8 +57,16 @@ static void test_reject(void)
 	frame_ids(&wr, FRAME_WANT, ids, FRAME_IDS_MAX + 1);
 	CHECK_RET(wr_finish(&wr), MU_E_FORMAT);
 
-	buf[0] = FRAME_SYNC; /* oversize sync body */
-	CHECK_RET(frame_decode(&f, buf, 1 + FRAME_SYNC_MAX + 1), MU_E_TOOBIG);
+	buf[0] = FRAME_SYNC; /* oversize sync chunk */
+	buf[1] = 0;
+	CHECK_RET(frame_decode(&f, buf, 2 + FRAME_SYNC_CHUNK + 1), MU_E_TOOBIG);
+	buf[1] = 2; /* bad fragment flag */
+	CHECK_RET(frame_decode(&f, buf, 10), MU_E_FORMAT);
+	wr = wr_make(buf, sizeof(buf));
+	frame_sync(&wr, 1, ids, 32);
+	n = CHECK_LEN(wr_finish(&wr));
+	CHECK_OK(frame_decode(&f, buf, (size_t)n));
+	CHECK(f.type == FRAME_SYNC && f.u.sync.more == 1 && f.u.sync.len == 32);
 	buf[0] = FRAME_BUNDLE;
 	CHECK_RET(frame_decode(&f, buf, FRAME_MAX + 1), MU_E_TOOBIG);
 
