@@ -31,7 +31,8 @@ enum mu_role {
 	ROLE_MAX = 9,
 };
 
-/* "paramedic", "hart", "aic", ... (see role_parse); NULL for unknown. */
+/* "node", "paramedic", "technician", "hart", "doctor", "nurse", "aic",
+ * "archive", "control"; NULL for unknown. */
 const char *role_name(uint8_t role);
 /* Accepts the short names above; MU_E_FORMAT otherwise. */
 int role_parse(const char *s, uint8_t *role);
@@ -64,9 +65,11 @@ typedef int (*revoked_fn)(void *ctx, const uint8_t key[static MU_KEY_BYTES]);
  * MU_E_FORMAT if text has control characters). */
 int cred_issue(uint8_t *out, size_t cap, struct cred *c, const struct mu_identity *ca);
 /* Parses an encoding (no signature check). MU_E_FORMAT / MU_E_TOOBIG /
- * MU_E_VERSION on bad input; *out is zeroed first. */
+ * MU_E_VERSION on bad input; *out is zeroed first and again on failure. */
 int cred_decode(struct cred *out, const uint8_t *in, size_t len);
-/* Re-encodes c (including its signature) into out; returns length. */
+/* Re-encodes c (including its signature) into out; returns length, or the
+ * error cred_decode would give for such fields. The encoding is canonical:
+ * cred_decode then cred_encode gives back the same bytes. */
 int cred_encode(uint8_t *out, size_t cap, const struct cred *c);
 /* Full check: issuer in trust (MU_E_UNTRUSTED), signature (MU_E_SIG),
  * now within [valid_from, valid_until) (MU_E_NOTYET / MU_E_EXPIRED), and

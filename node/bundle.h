@@ -64,8 +64,11 @@ struct bundle {
 	uint8_t id[BUNDLE_ID_BYTES];
 };
 
-const char *bundle_kind_name(uint8_t kind); /* "message", ... or "kind-N" style NULL */
+/* Static names ("message", "urgent", "person", ...); NULL for values without
+ * a name (unknown kinds are legal: print their number). */
+const char *bundle_kind_name(uint8_t kind);
 const char *bundle_prio_name(uint8_t prio);
+/* Accepts the names bundle_prio_name returns; MU_E_FORMAT otherwise. */
 int bundle_prio_parse(const char *s, uint8_t *prio);
 const char *dest_type_name(uint8_t t);
 
@@ -75,13 +78,19 @@ const char *dest_type_name(uint8_t t);
  * decoder would reject. */
 int bundle_seal(uint8_t *out, size_t cap, struct bundle *b, const struct mu_identity *signer);
 
+/* Re-encodes a bundle with its existing signature b->sig (no signing):
+ * bundle_decode followed by bundle_encode gives back the same bytes. Returns
+ * the length, or MU_E_TOOBIG / MU_E_FORMAT as bundle_seal does. */
+int bundle_encode(uint8_t *out, size_t cap, const struct bundle *b);
+
 /* Parses an encoding and computes its id; checks structure only (lengths,
  * caps, field ranges, trailing bytes), not the signature. b->payload points
- * into in and is valid as long as in is. */
+ * into in and is valid as long as in is. MU_E_FORMAT / MU_E_TOOBIG /
+ * MU_E_VERSION on bad input; *b is zeroed on entry and on failure. */
 int bundle_decode(struct bundle *b, const uint8_t *in, size_t len);
 
-/* Checks the sender's signature over the encoding b was decoded from.
- * Returns 0 or MU_E_SIG. */
+/* Checks the sender's signature over the encoding b was decoded from (its
+ * last 64 bytes must equal b->sig). Returns 0 or MU_E_SIG. */
 int bundle_verify_sig(const struct bundle *b, const uint8_t *in, size_t len)
 	__attribute__((warn_unused_result));
 

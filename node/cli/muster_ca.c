@@ -164,7 +164,7 @@ static int cmd_issue(int argc, char **argv)
 	}
 	if (role_parse(role, &cr.role)) {
 		fprintf(stderr, "muster-ca: unknown role '%s' (paramedic, technician, hart, doctor, nurse, "
-				"aic, hospital-archive, control, node)\n", role);
+				"aic, archive, control, node)\n", role);
 		return 2;
 	}
 	if (strlen(subject) > CRED_TEXT_MAX || strlen(name) > CRED_TEXT_MAX || strlen(org) > CRED_TEXT_MAX ||

@@ -12,7 +12,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MUTATIONS_PER_SEED 2000
-#define MAX_INPUT (1u << 20)
+#define REPLAY_INPUT_MAX (1u << 20)
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
@@ -68,8 +68,8 @@ static int run_file(const char *path)
 
 	if (!f)
 		return -1;
-	buf = malloc(MAX_INPUT);
-	n = fread(buf, 1, MAX_INPUT, f);
+	buf = malloc(REPLAY_INPUT_MAX);
+	n = fread(buf, 1, REPLAY_INPUT_MAX, f);
 	fclose(f);
 	LLVMFuzzerTestOneInput(buf, n);
 	mutate_and_run(buf, n);
