@@ -1,2 +1,1080 @@
-/* placeholder: being written */
-typedef int mu_placeholder_t;
+#include "store.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "err.h"
+#include "log.h"
+#include "wire.h"
+
+#define STORE_SCHEMA 1
+
+/* "bundles" value: version, flags, hops, kind, prio, received, expires,
+ * created, then the encoding. */
+#define REC_VERSION      1
+#define REC_OFF_VERSION  0
+#define REC_OFF_FLAGS    1
+#define REC_OFF_HOPS     2
+#define REC_OFF_KIND     3
+#define REC_OFF_PRIO     4
+#define REC_OFF_RECEIVED 5
+#define REC_OFF_EXPIRES  13
+#define REC_OFF_CREATED  21
+#define REC_HDR_BYTES    29
+
+#define TIME_KEY_BYTES (8 + BUNDLE_ID_BYTES)     /* by_time, by_expiry */
+#define RANK_KEY_BYTES (1 + 8 + BUNDLE_ID_BYTES) /* by_rank */
+#define REVOKED_BYTES  (8 + 1)
+
+#define SCAN_CHUNK 128
+
+struct store {
+	MDB_env *env;
+	MDB_dbi bundles, by_time, by_expiry, by_rank, creds, revoked, meta;
+	struct store_limits lim;
+	uint64_t evicted;
+	struct store_txn *batch; /* the open write batch, if any */
+};
+
+struct store_txn {
+	struct store *s;
+	MDB_txn *txn;
+	uint64_t evicted; /* folded into s->evicted on commit */
+};
+
+struct totals {
+	uint64_t count;
+	uint64_t bytes;
+};
+
+/* What a stored record says about itself, copied out of the map. */
+struct rec_hdr {
+	uint8_t kind;
+	uint8_t prio;
+	uint64_t expires;
+	uint64_t created;
+	size_t enc_len;
+};
+
+static int lmdb_fail(const char *func, const char *what, int rc)
+{
+	if (rc == MDB_MAP_FULL) {
+		log_msg(LOG_WARN, SUB_STORE, func, "%s: %s", what, mdb_strerror(rc));
+		return MU_E_QUOTA;
+	}
+	log_msg(LOG_ERR, SUB_STORE, func, "%s: %s", what, mdb_strerror(rc));
+	return MU_E_STORE;
+}
+#define LMDB_FAIL(what, rc) lmdb_fail(__func__, what, rc)
+
+static int corrupt(const char *func, const char *what)
+{
+	log_msg(LOG_ERR, SUB_STORE, func, "corrupt store: %s", what);
+	return MU_E_STORE;
+}
+#define CORRUPT(what) corrupt(__func__, what)
+
+static MDB_val val(const void *p, size_t n)
+{
+	return (MDB_val){.mv_size = n, .mv_data = (void *)p};
+}
+
+/* Content ranks low-to-high in eviction order: bulk is evicted first. */
+static uint8_t prio_rank(uint8_t prio)
+{
+	return (uint8_t)(PRIO_BULK - prio);
+}
+
+/* Credentials and revocations are what lets every other bundle be admitted;
+ * they leave only by expiring. */
+static bool kind_evictable(uint8_t kind)
+{
+	return kind != BK_CREDENTIAL && kind != BK_REVOCATION;
+}
+
+static void time_key(uint8_t k[static TIME_KEY_BYTES], uint64_t t, const uint8_t id[static BUNDLE_ID_BYTES])
+{
+	put_be64(k, t);
+	memcpy(k + 8, id, BUNDLE_ID_BYTES);
+}
+
+static void rank_key(uint8_t k[static RANK_KEY_BYTES], uint8_t prio, uint64_t created,
+		     const uint8_t id[static BUNDLE_ID_BYTES])
+{
+	k[0] = prio_rank(prio);
+	put_be64(k + 1, created);
+	memcpy(k + 9, id, BUNDLE_ID_BYTES);
+}
+
+static int meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t *v)
+{
+	MDB_val k = val(name, strlen(name)), d;
+	int rc = mdb_get(txn, dbi, &k, &d);
+
+	*v = 0;
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return LMDB_FAIL("meta get", rc);
+	if (d.mv_size != 8)
+		return CORRUPT("meta value size");
+	*v = get_be64(d.mv_data);
+	return 0;
+}
+
+static int meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t v)
+{
+	uint8_t b[8];
+	MDB_val k = val(name, strlen(name)), d = val(b, sizeof(b));
+	int rc;
+
+	put_be64(b, v);
+	rc = mdb_put(txn, dbi, &k, &d, 0);
+	return rc ? LMDB_FAIL("meta put", rc) : 0;
+}
+
+static int totals_get(struct store *s, MDB_txn *txn, struct totals *t)
+{
+	int rc = meta_get_u64(txn, s->meta, "count", &t->count);
+
+	return rc ? rc : meta_get_u64(txn, s->meta, "bytes", &t->bytes);
+}
+
+static int totals_put(struct store *s, MDB_txn *txn, const struct totals *t)
+{
+	int rc = meta_put_u64(txn, s->meta, "count", t->count);
+
+	return rc ? rc : meta_put_u64(txn, s->meta, "bytes", t->bytes);
+}
+
+static int rec_parse(const MDB_val *d, struct rec_hdr *h)
+{
+	const uint8_t *p = d->mv_data;
+
+	if (d->mv_size < REC_HDR_BYTES || p[REC_OFF_VERSION] != REC_VERSION)
+		return CORRUPT("bundle record header");
+	h->kind = p[REC_OFF_KIND];
+	h->prio = p[REC_OFF_PRIO];
+	h->expires = get_be64(p + REC_OFF_EXPIRES);
+	h->created = get_be64(p + REC_OFF_CREATED);
+	h->enc_len = d->mv_size - REC_HDR_BYTES;
+	if (h->prio > PRIO_BULK)
+		return CORRUPT("bundle record priority");
+	return 0;
+}
+
+static int del_key(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t n)
+{
+	MDB_val k = val(key, n);
+	int rc = mdb_del(txn, dbi, &k, NULL);
+
+	/* Every index row is written with its record; a missing one means the
+	 * store was damaged outside this code. */
+	if (rc == MDB_NOTFOUND)
+		return CORRUPT("index row missing");
+	return rc ? LMDB_FAIL("index del", rc) : 0;
+}
+
+/* Removes a bundle and its index rows; adjusts *tot (the caller writes it). */
+static int del_bundle_in(struct store *s, MDB_txn *txn, const uint8_t id[static BUNDLE_ID_BYTES],
+			 struct totals *tot)
+{
+	MDB_val k = val(id, BUNDLE_ID_BYTES), d;
+	uint8_t tk[TIME_KEY_BYTES], rk[RANK_KEY_BYTES];
+	struct rec_hdr h;
+	int rc = mdb_get(txn, s->bundles, &k, &d);
+
+	if (rc == MDB_NOTFOUND)
+		return MU_E_NOTFOUND;
+	if (rc)
+		return LMDB_FAIL("bundle get", rc);
+	rc = rec_parse(&d, &h);
+	if (rc)
+		return rc;
+	time_key(tk, h.created, id);
+	rc = del_key(txn, s->by_time, tk, sizeof(tk));
+	if (rc)
+		return rc;
+	time_key(tk, h.expires, id);
+	rc = del_key(txn, s->by_expiry, tk, sizeof(tk));
+	if (rc)
+		return rc;
+	if (kind_evictable(h.kind)) {
+		rank_key(rk, h.prio, h.created, id);
+		rc = del_key(txn, s->by_rank, rk, sizeof(rk));
+		if (rc)
+			return rc;
+	}
+	rc = del_key(txn, s->bundles, id, BUNDLE_ID_BYTES);
+	if (rc)
+		return rc;
+	if (tot->count < 1 || tot->bytes < h.enc_len)
+		return CORRUPT("totals below a stored bundle");
+	tot->count--;
+	tot->bytes -= h.enc_len;
+	return 0;
+}
+
+/* First key of dbi, copied into key (n bytes); 1 if the database is empty. */
+static int first_key(MDB_txn *txn, MDB_dbi dbi, uint8_t *key, size_t n)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k, d;
+	int rc = mdb_cursor_open(txn, dbi, &cur);
+
+	if (rc) {
+		rc = LMDB_FAIL("cursor open", rc);
+		goto out;
+	}
+	rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
+	if (rc == MDB_NOTFOUND) {
+		rc = 1;
+		goto out;
+	}
+	if (rc) {
+		rc = LMDB_FAIL("cursor first", rc);
+		goto out;
+	}
+	if (k.mv_size != n) {
+		rc = CORRUPT("index key size");
+		goto out;
+	}
+	memcpy(key, k.mv_data, n);
+out:
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+/* Deletes the bundle with the earliest expiry if it has expired by now.
+ * Returns 1 if one was deleted, 0 if none is due, <0 on error. */
+static int del_one_expired(struct store *s, MDB_txn *txn, uint64_t now, struct totals *tot)
+{
+	uint8_t k[TIME_KEY_BYTES];
+	int rc = first_key(txn, s->by_expiry, k, sizeof(k));
+
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	if (get_be64(k) > now)
+		return 0;
+	rc = del_bundle_in(s, txn, k + 8, tot);
+	if (rc == MU_E_NOTFOUND)
+		return CORRUPT("by_expiry row without bundle");
+	return rc ? rc : 1;
+}
+
+/* Deletes the first bundle in eviction order if it ranks strictly below
+ * (prio, created): lower priority, or the same priority and created earlier.
+ * Returns 1 if one was evicted, 0 if none qualifies, <0 on error. */
+static int evict_one_below(struct store *s, MDB_txn *txn, uint8_t prio, uint64_t created, struct totals *tot)
+{
+	uint8_t k[RANK_KEY_BYTES];
+	uint8_t new_rank = prio_rank(prio);
+	int rc = first_key(txn, s->by_rank, k, sizeof(k));
+
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	if (k[0] > new_rank || (k[0] == new_rank && get_be64(k + 1) >= created))
+		return 0;
+	rc = del_bundle_in(s, txn, k + 9, tot);
+	if (rc == MU_E_NOTFOUND)
+		return CORRUPT("by_rank row without bundle");
+	return rc ? rc : 1;
+}
+
+static bool fits(const struct store *s, const struct totals *tot, size_t len)
+{
+	return tot->count < s->lim.quota_count && tot->bytes + len <= s->lim.quota_bytes;
+}
+
+/* Frees room for a bundle of len bytes; on MU_E_QUOTA the caller's child
+ * transaction is aborted, which restores everything deleted here. */
+static int make_room(struct store *s, MDB_txn *txn, const struct bundle *b, size_t len, uint64_t now,
+		     struct totals *tot, uint64_t *evicted)
+{
+	int rc;
+
+	if (len > s->lim.quota_bytes || s->lim.quota_count == 0)
+		return MU_E_QUOTA;
+	while (!fits(s, tot, len)) {
+		rc = del_one_expired(s, txn, now, tot);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			break;
+		(*evicted)++;
+	}
+	while (!fits(s, tot, len)) {
+		rc = evict_one_below(s, txn, b->prio, b->created, tot);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			return MU_E_QUOTA;
+		(*evicted)++;
+	}
+	return 0;
+}
+
+static int put_index(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t n)
+{
+	MDB_val k = val(key, n), d = val(NULL, 0);
+	int rc = mdb_put(txn, dbi, &k, &d, MDB_NOOVERWRITE);
+
+	if (rc == MDB_KEYEXIST)
+		return CORRUPT("index row already present");
+	return rc ? LMDB_FAIL("index put", rc) : 0;
+}
+
+/* Every write runs in a child of the batch so a failure (including
+ * MDB_MAP_FULL) undoes only that call and the batch stays usable. */
+static int child_begin(struct store_txn *t, MDB_txn **child)
+{
+	int rc = mdb_txn_begin(t->s->env, t->txn, 0, child);
+
+	if (rc) {
+		*child = NULL;
+		return LMDB_FAIL("child txn begin", rc);
+	}
+	return 0;
+}
+
+static int child_commit(MDB_txn **child)
+{
+	int rc = mdb_txn_commit(*child);
+
+	*child = NULL;
+	return rc ? LMDB_FAIL("child txn commit", rc) : 0;
+}
+
+int store_put_bundle(struct store_txn *t, const struct bundle *b, const uint8_t *enc, size_t len,
+		     const struct store_meta *meta)
+{
+	struct store *s;
+	MDB_txn *txn = NULL;
+	MDB_val k, d;
+	struct totals tot;
+	uint8_t tk[TIME_KEY_BYTES], rk[RANK_KEY_BYTES];
+	uint64_t evicted = 0;
+	uint8_t *p;
+	int rc;
+
+	if (!t || !b || !enc || !len || !meta)
+		return -EINVAL;
+	if (b->prio > PRIO_BULK)
+		return MU_E_FORMAT;
+	if (len > BUNDLE_ENC_MAX)
+		return MU_E_TOOBIG;
+	s = t->s;
+	rc = child_begin(t, &txn);
+	if (rc)
+		goto out;
+
+	k = val(b->id, BUNDLE_ID_BYTES);
+	rc = mdb_get(txn, s->bundles, &k, &d);
+	if (rc == 0) {
+		rc = MU_E_EXISTS;
+		goto out;
+	}
+	if (rc != MDB_NOTFOUND) {
+		rc = LMDB_FAIL("bundle get", rc);
+		goto out;
+	}
+
+	rc = totals_get(s, txn, &tot);
+	if (rc)
+		goto out;
+	if (!fits(s, &tot, len)) {
+		rc = make_room(s, txn, b, len, meta->received, &tot, &evicted);
+		if (rc)
+			goto out;
+	}
+
+	d = val(NULL, REC_HDR_BYTES + len);
+	rc = mdb_put(txn, s->bundles, &k, &d, MDB_NOOVERWRITE | MDB_RESERVE);
+	if (rc) {
+		rc = LMDB_FAIL("bundle put", rc);
+		goto out;
+	}
+	p = d.mv_data;
+	p[REC_OFF_VERSION] = REC_VERSION;
+	p[REC_OFF_FLAGS] = meta->flags;
+	p[REC_OFF_HOPS] = meta->hops;
+	p[REC_OFF_KIND] = b->kind;
+	p[REC_OFF_PRIO] = b->prio;
+	put_be64(p + REC_OFF_RECEIVED, meta->received);
+	put_be64(p + REC_OFF_EXPIRES, b->expires);
+	put_be64(p + REC_OFF_CREATED, b->created);
+	memcpy(p + REC_HDR_BYTES, enc, len);
+
+	time_key(tk, b->created, b->id);
+	rc = put_index(txn, s->by_time, tk, sizeof(tk));
+	if (rc)
+		goto out;
+	time_key(tk, b->expires, b->id);
+	rc = put_index(txn, s->by_expiry, tk, sizeof(tk));
+	if (rc)
+		goto out;
+	if (kind_evictable(b->kind)) {
+		rank_key(rk, b->prio, b->created, b->id);
+		rc = put_index(txn, s->by_rank, rk, sizeof(rk));
+		if (rc)
+			goto out;
+	}
+	tot.count++;
+	tot.bytes += len;
+	rc = totals_put(s, txn, &tot);
+	if (rc)
+		goto out;
+	rc = child_commit(&txn);
+	if (rc)
+		goto out;
+	t->evicted += evicted;
+out:
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int store_put_cred(struct store_txn *t, const struct cred *c)
+{
+	uint8_t enc[CRED_ENC_MAX];
+	MDB_txn *txn = NULL;
+	MDB_val k, d;
+	struct cred old;
+	int n, rc;
+
+	if (!t || !c)
+		return -EINVAL;
+	n = cred_encode(enc, sizeof(enc), c);
+	if (n < 0)
+		return n;
+	rc = child_begin(t, &txn);
+	if (rc)
+		goto out;
+	k = val(c->sign_pk, MU_KEY_BYTES);
+	rc = mdb_get(txn, t->s->creds, &k, &d);
+	if (rc == 0) {
+		rc = cred_decode(&old, d.mv_data, d.mv_size);
+		if (rc == 0 && old.valid_until >= c->valid_until)
+			goto out; /* what we hold lasts as long; keep it */
+		if (rc)
+			log_warn(SUB_STORE, "replacing undecodable stored credential: %s", mu_strerror(rc));
+	} else if (rc != MDB_NOTFOUND) {
+		rc = LMDB_FAIL("cred get", rc);
+		goto out;
+	}
+	d = val(enc, (size_t)n);
+	rc = mdb_put(txn, t->s->creds, &k, &d, 0);
+	if (rc) {
+		rc = LMDB_FAIL("cred put", rc);
+		goto out;
+	}
+	rc = child_commit(&txn);
+out:
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int store_put_revocation(struct store_txn *t, const uint8_t key[static MU_KEY_BYTES], uint64_t at,
+			 uint8_t reason)
+{
+	uint8_t rec[REVOKED_BYTES];
+	MDB_txn *txn = NULL;
+	MDB_val k, d;
+	int rc;
+
+	if (!t)
+		return -EINVAL;
+	rc = child_begin(t, &txn);
+	if (rc)
+		goto out;
+	k = val(key, MU_KEY_BYTES);
+	rc = mdb_get(txn, t->s->revoked, &k, &d);
+	if (rc == 0) {
+		if (d.mv_size != REVOKED_BYTES) {
+			rc = CORRUPT("revoked record size");
+			goto out;
+		}
+		if (get_be64(d.mv_data) <= at)
+			goto out; /* the earliest revocation stands */
+	} else if (rc != MDB_NOTFOUND) {
+		rc = LMDB_FAIL("revoked get", rc);
+		goto out;
+	}
+	put_be64(rec, at);
+	rec[8] = reason;
+	d = val(rec, sizeof(rec));
+	rc = mdb_put(txn, t->s->revoked, &k, &d, 0);
+	if (rc) {
+		rc = LMDB_FAIL("revoked put", rc);
+		goto out;
+	}
+	rc = child_commit(&txn);
+out:
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int store_del_bundle(struct store_txn *t, const uint8_t id[static BUNDLE_ID_BYTES])
+{
+	MDB_txn *txn = NULL;
+	struct totals tot;
+	int rc;
+
+	if (!t)
+		return -EINVAL;
+	rc = child_begin(t, &txn);
+	if (rc)
+		goto out;
+	rc = totals_get(t->s, txn, &tot);
+	if (rc)
+		goto out;
+	rc = del_bundle_in(t->s, txn, id, &tot);
+	if (rc)
+		goto out;
+	rc = totals_put(t->s, txn, &tot);
+	if (rc)
+		goto out;
+	rc = child_commit(&txn);
+out:
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int store_write_begin(struct store *s, struct store_txn **out)
+{
+	struct store_txn *t = NULL;
+	int rc;
+
+	*out = NULL;
+	if (s->batch)
+		return -EBUSY; /* a second writer on this thread would deadlock */
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->s = s;
+	rc = mdb_txn_begin(s->env, NULL, 0, &t->txn);
+	if (rc) {
+		rc = LMDB_FAIL("txn begin", rc);
+		goto out;
+	}
+	s->batch = t;
+	*out = t;
+	t = NULL;
+out:
+	free(t);
+	return rc;
+}
+
+int store_write_commit(struct store_txn *t)
+{
+	int rc;
+
+	if (!t)
+		return -EINVAL;
+	t->s->batch = NULL;
+	rc = mdb_txn_commit(t->txn);
+	if (rc)
+		rc = LMDB_FAIL("txn commit", rc);
+	else
+		t->s->evicted += t->evicted;
+	free(t);
+	return rc;
+}
+
+void store_write_abort(struct store_txn *t)
+{
+	if (!t)
+		return;
+	t->s->batch = NULL;
+	mdb_txn_abort(t->txn);
+	free(t);
+}
+
+/* LMDB allows one transaction per thread, so while a batch is open reads go
+ * through it (and see its uncommitted writes); otherwise a short read-only
+ * transaction. */
+static int read_begin(struct store *s, MDB_txn **txn)
+{
+	int rc;
+
+	if (s->batch) {
+		*txn = s->batch->txn;
+		return 0;
+	}
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+	if (rc) {
+		*txn = NULL;
+		return LMDB_FAIL("read txn begin", rc);
+	}
+	return 0;
+}
+
+static void read_end(struct store *s, MDB_txn *txn)
+{
+	if (txn && (!s->batch || txn != s->batch->txn))
+		mdb_txn_abort(txn);
+}
+
+int store_has(struct store *s, const uint8_t id[static BUNDLE_ID_BYTES])
+{
+	MDB_txn *txn = NULL;
+	MDB_val k = val(id, BUNDLE_ID_BYTES), d;
+	int rc = read_begin(s, &txn);
+
+	if (rc)
+		goto out;
+	rc = mdb_get(txn, s->bundles, &k, &d);
+	if (rc == 0)
+		rc = 1;
+	else if (rc == MDB_NOTFOUND)
+		rc = 0;
+	else
+		rc = LMDB_FAIL("bundle get", rc);
+out:
+	read_end(s, txn);
+	return rc;
+}
+
+int store_get(struct store *s, const uint8_t id[static BUNDLE_ID_BYTES], uint8_t *buf, size_t cap,
+	      size_t *len, struct store_meta *meta)
+{
+	MDB_txn *txn = NULL;
+	MDB_val k = val(id, BUNDLE_ID_BYTES), d;
+	struct rec_hdr h;
+	const uint8_t *p;
+	int rc;
+
+	*len = 0;
+	if (meta)
+		memset(meta, 0, sizeof(*meta));
+	rc = read_begin(s, &txn);
+	if (rc)
+		goto out;
+	rc = mdb_get(txn, s->bundles, &k, &d);
+	if (rc == MDB_NOTFOUND) {
+		rc = MU_E_NOTFOUND;
+		goto out;
+	}
+	if (rc) {
+		rc = LMDB_FAIL("bundle get", rc);
+		goto out;
+	}
+	rc = rec_parse(&d, &h);
+	if (rc)
+		goto out;
+	*len = h.enc_len;
+	if (h.enc_len > cap) {
+		rc = MU_E_TOOBIG;
+		goto out;
+	}
+	p = d.mv_data;
+	memcpy(buf, p + REC_HDR_BYTES, h.enc_len);
+	if (meta) {
+		meta->received = get_be64(p + REC_OFF_RECEIVED);
+		meta->hops = p[REC_OFF_HOPS];
+		meta->flags = p[REC_OFF_FLAGS];
+	}
+out:
+	read_end(s, txn);
+	return rc;
+}
+
+int store_cred_lookup(void *store, const uint8_t key[static MU_KEY_BYTES], struct cred *out)
+{
+	struct store *s = store;
+	MDB_txn *txn = NULL;
+	MDB_val k = val(key, MU_KEY_BYTES), d;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = read_begin(s, &txn);
+	if (rc)
+		goto out;
+	rc = mdb_get(txn, s->creds, &k, &d);
+	if (rc == MDB_NOTFOUND) {
+		rc = MU_E_NOCRED;
+		goto out;
+	}
+	if (rc) {
+		rc = LMDB_FAIL("cred get", rc);
+		goto out;
+	}
+	rc = cred_decode(out, d.mv_data, d.mv_size);
+	if (rc) {
+		log_err(SUB_STORE, "stored credential does not decode: %s", mu_strerror(rc));
+		rc = MU_E_STORE;
+	}
+out:
+	read_end(s, txn);
+	return rc;
+}
+
+int store_is_revoked(void *store, const uint8_t key[static MU_KEY_BYTES])
+{
+	struct store *s = store;
+	MDB_txn *txn = NULL;
+	MDB_val k = val(key, MU_KEY_BYTES), d;
+	int rc = read_begin(s, &txn);
+
+	if (rc)
+		goto out;
+	rc = mdb_get(txn, s->revoked, &k, &d);
+	if (rc == 0)
+		rc = 1;
+	else if (rc == MDB_NOTFOUND)
+		rc = 0;
+	else
+		rc = LMDB_FAIL("revoked get", rc);
+out:
+	read_end(s, txn);
+	return rc;
+}
+
+int store_get_revocation(struct store *s, const uint8_t key[static MU_KEY_BYTES], uint64_t *at,
+			 uint8_t *reason)
+{
+	MDB_txn *txn = NULL;
+	MDB_val k = val(key, MU_KEY_BYTES), d;
+	const uint8_t *p;
+	int rc;
+
+	if (at)
+		*at = 0;
+	if (reason)
+		*reason = 0;
+	rc = read_begin(s, &txn);
+	if (rc)
+		goto out;
+	rc = mdb_get(txn, s->revoked, &k, &d);
+	if (rc == MDB_NOTFOUND) {
+		rc = MU_E_NOTFOUND;
+		goto out;
+	}
+	if (rc) {
+		rc = LMDB_FAIL("revoked get", rc);
+		goto out;
+	}
+	if (d.mv_size != REVOKED_BYTES) {
+		rc = CORRUPT("revoked record size");
+		goto out;
+	}
+	p = d.mv_data;
+	if (at)
+		*at = get_be64(p);
+	if (reason)
+		*reason = p[8];
+out:
+	read_end(s, txn);
+	return rc;
+}
+
+int store_purge_expired(struct store *s, uint64_t now, uint64_t *removed)
+{
+	MDB_txn *txn = NULL;
+	struct totals tot;
+	uint64_t n = 0;
+	int rc;
+
+	if (removed)
+		*removed = 0;
+	if (s->batch)
+		return -EBUSY;
+	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc) {
+		txn = NULL;
+		rc = LMDB_FAIL("txn begin", rc);
+		goto out;
+	}
+	rc = totals_get(s, txn, &tot);
+	if (rc)
+		goto out;
+	while ((rc = del_one_expired(s, txn, now, &tot)) == 1)
+		n++;
+	if (rc)
+		goto out;
+	if (n) {
+		rc = totals_put(s, txn, &tot);
+		if (rc)
+			goto out;
+	}
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc) {
+		rc = LMDB_FAIL("txn commit", rc);
+		goto out;
+	}
+	if (removed)
+		*removed = n;
+	if (n)
+		log_debug(SUB_STORE, "purged %llu expired bundles", (unsigned long long)n);
+out:
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+struct scan_row {
+	uint64_t t;
+	uint8_t id[BUNDLE_ID_BYTES];
+};
+
+/* Walks an index whose keys are prefix_len bytes, a be64, then an id. Rows
+ * are copied out SCAN_CHUNK at a time and fn runs with no transaction of
+ * ours open, so fn may call any store function. */
+static int scan_index(struct store *s, MDB_dbi dbi, size_t prefix_len, const uint8_t *start, store_scan_fn fn,
+		      void *ctx)
+{
+	size_t key_len = prefix_len + 8 + BUNDLE_ID_BYTES;
+	uint8_t from[RANK_KEY_BYTES];
+	struct scan_row rows[SCAN_CHUNK];
+	bool skip_first = false, done = false;
+	int rc = 0;
+
+	memcpy(from, start, key_len);
+	while (!done) {
+		MDB_txn *txn = NULL;
+		MDB_cursor *cur = NULL;
+		MDB_val k = val(from, key_len), d;
+		size_t n = 0;
+
+		rc = read_begin(s, &txn);
+		if (rc)
+			return rc;
+		rc = mdb_cursor_open(txn, dbi, &cur);
+		if (rc) {
+			rc = LMDB_FAIL("cursor open", rc);
+			goto chunk_out;
+		}
+		rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+		/* resuming: the row we stopped at was already delivered */
+		if (rc == 0 && skip_first && k.mv_size == key_len && !memcmp(k.mv_data, from, key_len))
+			rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
+		while (rc == 0 && n < SCAN_CHUNK) {
+			const uint8_t *kp = k.mv_data;
+
+			if (k.mv_size != key_len) {
+				rc = CORRUPT("index key size");
+				goto chunk_out;
+			}
+			rows[n].t = get_be64(kp + prefix_len);
+			memcpy(rows[n].id, kp + prefix_len + 8, BUNDLE_ID_BYTES);
+			memcpy(from, kp, key_len);
+			n++;
+			rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
+		}
+		if (rc == MDB_NOTFOUND) {
+			done = true;
+			rc = 0;
+		} else if (rc) {
+			rc = LMDB_FAIL("cursor get", rc);
+		}
+	chunk_out:
+		mdb_cursor_close(cur);
+		read_end(s, txn);
+		if (rc)
+			return rc;
+		for (size_t i = 0; i < n; i++) {
+			rc = fn(ctx, rows[i].t, rows[i].id);
+			if (rc)
+				return rc;
+		}
+		skip_first = true;
+	}
+	return 0;
+}
+
+int store_scan_time(struct store *s, uint64_t from_created, const uint8_t *from_id, store_scan_fn fn,
+		    void *ctx)
+{
+	static const uint8_t zero[BUNDLE_ID_BYTES];
+	uint8_t k[TIME_KEY_BYTES];
+
+	time_key(k, from_created, from_id ? from_id : zero);
+	return scan_index(s, s->by_time, 0, k, fn, ctx);
+}
+
+int store_scan_expiry(struct store *s, store_scan_fn fn, void *ctx)
+{
+	uint8_t k[TIME_KEY_BYTES] = {0};
+
+	return scan_index(s, s->by_expiry, 0, k, fn, ctx);
+}
+
+int store_scan_evict(struct store *s, store_scan_fn fn, void *ctx)
+{
+	uint8_t k[RANK_KEY_BYTES] = {0};
+
+	return scan_index(s, s->by_rank, 1, k, fn, ctx);
+}
+
+int store_stat(struct store *s, struct store_stat *out)
+{
+	MDB_txn *txn = NULL;
+	struct totals tot;
+	MDB_stat st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = read_begin(s, &txn);
+	if (rc)
+		goto out;
+	rc = totals_get(s, txn, &tot);
+	if (rc)
+		goto out;
+	out->count = tot.count;
+	out->bytes = tot.bytes;
+	rc = mdb_stat(txn, s->creds, &st);
+	if (rc) {
+		rc = LMDB_FAIL("stat creds", rc);
+		goto out;
+	}
+	out->creds = st.ms_entries;
+	rc = mdb_stat(txn, s->revoked, &st);
+	if (rc) {
+		rc = LMDB_FAIL("stat revoked", rc);
+		goto out;
+	}
+	out->revoked = st.ms_entries;
+	out->evicted = s->evicted;
+out:
+	read_end(s, txn);
+	return rc;
+}
+
+static int dbi_open(MDB_txn *txn, const char *name, MDB_dbi *dbi)
+{
+	int rc = mdb_dbi_open(txn, name, MDB_CREATE, dbi);
+
+	return rc ? LMDB_FAIL(name, rc) : 0;
+}
+
+static int schema_check(struct store *s, MDB_txn *txn)
+{
+	uint8_t b[4];
+	MDB_val k = val("schema", 6), d;
+	int rc = mdb_get(txn, s->meta, &k, &d);
+
+	if (rc == MDB_NOTFOUND) {
+		b[0] = 0;
+		b[1] = 0;
+		b[2] = 0;
+		b[3] = STORE_SCHEMA;
+		d = val(b, sizeof(b));
+		rc = mdb_put(txn, s->meta, &k, &d, 0);
+		return rc ? LMDB_FAIL("schema put", rc) : 0;
+	}
+	if (rc)
+		return LMDB_FAIL("schema get", rc);
+	if (d.mv_size != 4)
+		return CORRUPT("schema value size");
+	memcpy(b, d.mv_data, 4);
+	if (b[0] || b[1] || b[2] || b[3] != STORE_SCHEMA) {
+		log_err(SUB_STORE, "store schema %u.%u.%u.%u, this build reads %u", b[0], b[1], b[2], b[3],
+			STORE_SCHEMA);
+		return MU_E_VERSION;
+	}
+	return 0;
+}
+
+int store_open(struct store **out, const char *dir, const struct store_limits *lim)
+{
+	struct store *s = NULL;
+	MDB_txn *txn = NULL;
+	int dead = 0, rc;
+
+	*out = NULL;
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		rc = -errno;
+		log_err(SUB_STORE, "mkdir %s: %s", dir, mu_strerror(rc));
+		return rc;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->lim = (struct store_limits){.map_bytes = STORE_MAP_DEFAULT,
+				       .quota_bytes = STORE_QUOTA_BYTES_DEFAULT,
+				       .quota_count = STORE_QUOTA_COUNT_DEFAULT};
+	if (lim)
+		s->lim = *lim;
+	/* Evicted pages are reusable only after later commits and B-tree pages
+	 * are seldom full, so a map near the quota fills before the quota does. */
+	if (s->lim.quota_bytes > s->lim.map_bytes / 2)
+		log_warn(SUB_STORE, "quota_bytes %llu is over half of store_map_bytes %llu",
+			 (unsigned long long)s->lim.quota_bytes, (unsigned long long)s->lim.map_bytes);
+
+	rc = mdb_env_create(&s->env);
+	if (rc) {
+		s->env = NULL;
+		rc = LMDB_FAIL("env create", rc);
+		goto out;
+	}
+	rc = mdb_env_set_maxdbs(s->env, 8);
+	if (!rc)
+		rc = mdb_env_set_mapsize(s->env, (size_t)s->lim.map_bytes);
+	if (rc) {
+		rc = LMDB_FAIL("env setup", rc);
+		goto out;
+	}
+	rc = mdb_env_open(s->env, dir, 0, 0600);
+	if (rc) {
+		log_err(SUB_STORE, "open %s: %s", dir, mdb_strerror(rc));
+		rc = rc > 0 ? -rc : MU_E_STORE;
+		goto out;
+	}
+	/* Reader slots left by a crashed process would pin old pages forever. */
+	rc = mdb_reader_check(s->env, &dead);
+	if (rc) {
+		rc = LMDB_FAIL("reader check", rc);
+		goto out;
+	}
+	if (dead)
+		log_info(SUB_STORE, "cleared %d stale reader slots", dead);
+
+	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc) {
+		txn = NULL;
+		rc = LMDB_FAIL("txn begin", rc);
+		goto out;
+	}
+	rc = dbi_open(txn, "bundles", &s->bundles);
+	if (!rc)
+		rc = dbi_open(txn, "by_time", &s->by_time);
+	if (!rc)
+		rc = dbi_open(txn, "by_expiry", &s->by_expiry);
+	if (!rc)
+		rc = dbi_open(txn, "by_rank", &s->by_rank);
+	if (!rc)
+		rc = dbi_open(txn, "creds", &s->creds);
+	if (!rc)
+		rc = dbi_open(txn, "revoked", &s->revoked);
+	if (!rc)
+		rc = dbi_open(txn, "meta", &s->meta);
+	if (!rc)
+		rc = schema_check(s, txn);
+	if (rc)
+		goto out;
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc) {
+		rc = LMDB_FAIL("txn commit", rc);
+		goto out;
+	}
+	*out = s;
+	s = NULL;
+out:
+	mdb_txn_abort(txn);
+	store_close(s);
+	return rc;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	store_write_abort(s->batch);
+	if (s->env)
+		mdb_env_close(s->env);
+	free(s);
+}

@@ -11,16 +11,39 @@
  * It never holds secret keys or plaintext content.
  *
  * Writes are batched: store_write_begin() opens one LMDB write transaction,
- * puts add to it, store_write_commit() makes them durable together. Only the
- * daemon's one thread writes. Reads copy out of the map so nothing returned
+ * puts add to it, store_write_commit() makes them durable together (a
+ * synchronous commit: once it returns 0 the batch survives a crash or power
+ * loss; an uncommitted batch is lost whole). Each put/delete runs in a
+ * nested transaction, so a call that fails (MU_E_EXISTS, MU_E_QUOTA including
+ * a full LMDB map, MU_E_STORE) changes nothing and the batch stays usable.
+ * With the map full the commit itself may fail (MU_E_QUOTA, batch lost).
+ *
+ * One thread only: a struct store is not thread-safe, at most one batch is
+ * open at a time (a second store_write_begin() gets -EBUSY), and the same
+ * directory must not be opened twice in one process. While a batch is open,
+ * reads on the same store go through it and see its uncommitted writes
+ * (LMDB allows one transaction per thread); otherwise each read uses its own
+ * short read-only transaction. Reads copy out of the map so nothing returned
  * points into LMDB memory.
+ *
+ * LMDB failures are logged (SUB_STORE) and returned as MU_E_STORE, except a
+ * full map, which is MU_E_QUOTA. Layouts: docs/storage.md.
  *
  * Quota (docs/operations.md "Storage"): when a put would take the store over
  * quota_bytes or quota_count, the store evicts, in order, (1) expired
  * bundles, (2) the lowest-priority, oldest content bundles — but only
  * bundles that rank strictly below the one being stored. If that is not
  * enough the put fails with MU_E_QUOTA and nothing already stored is lost.
- * CREDENTIAL and REVOCATION bundles are never evicted before they expire. */
+ * CREDENTIAL and REVOCATION bundles are never evicted before they expire.
+ *
+ * Exactly: "now" is meta->received of the bundle being put. (1) deletes
+ * bundles with expires <= now, earliest expiry first, until the new one
+ * fits. (2) walks content bundles in eviction order — bulk, routine, urgent,
+ * immediate; within a priority oldest created first; ties by id — and
+ * deletes each that ranks strictly below the new bundle: lower priority, or
+ * the same priority and created strictly earlier. A bundle larger than
+ * quota_bytes fails at once. Evictions count in store_stat.evicted once their
+ * batch commits; store_purge_expired() deletions do not count. */
 #ifndef MU_STORE_H
 #define MU_STORE_H
 
@@ -30,9 +53,9 @@
 #include "../crypto/cred.h"
 #include "bundle.h"
 
-#define STORE_MAP_DEFAULT (1ull << 30)      /* config: store_map_bytes */
+#define STORE_MAP_DEFAULT         (1ull << 30)   /* config: store_map_bytes */
 #define STORE_QUOTA_BYTES_DEFAULT (256ull << 20) /* config: quota_bytes */
-#define STORE_QUOTA_COUNT_DEFAULT 1000000ull    /* config: quota_count */
+#define STORE_QUOTA_COUNT_DEFAULT 1000000ull     /* config: quota_count */
 
 struct store;
 struct store_txn;
@@ -58,47 +81,79 @@ struct store_stat {
 	uint64_t evicted; /* since open */
 };
 
-/* Opens or creates the environment in dir (created 0700 if missing). lim may
- * be NULL for the defaults. *out is owned by the caller (store_close). */
+/* Opens or creates the environment in dir (created 0700 if missing; files
+ * 0600). lim may be NULL for the defaults. *out is owned by the caller
+ * (store_close). -errno for file system errors, MU_E_VERSION for a store of
+ * another schema. */
 int store_open(struct store **out, const char *dir, const struct store_limits *lim);
-void store_close(struct store *s); /* NULL-safe */
+/* NULL-safe; aborts a batch still open. */
+void store_close(struct store *s);
 
+/* Opens the write batch. -EBUSY if one is already open on s. *out is freed
+ * by store_write_commit() or store_write_abort(). */
 int store_write_begin(struct store *s, struct store_txn **out);
 /* Stores a bundle already admitted (bundle_admit). MU_E_EXISTS if the id is
- * present (not an error for relays), MU_E_QUOTA if it does not fit. */
+ * present (not an error for relays), MU_E_QUOTA if it does not fit (see
+ * Quota above; the batch is unchanged). Uses b->id, kind, prio, created and
+ * expires only; enc is copied and never decoded. MU_E_FORMAT if b->prio >
+ * PRIO_BULK, MU_E_TOOBIG if len > BUNDLE_ENC_MAX, -EINVAL for len 0. */
 int store_put_bundle(struct store_txn *t, const struct bundle *b, const uint8_t *enc, size_t len,
 		     const struct store_meta *meta);
 /* Indexes a verified credential under its signing key; keeps the one with
- * the latest valid_until. */
+ * the latest valid_until (an equal or earlier one is ignored, returning 0).
+ * Errors from cred_encode() are passed through. Never evicted. */
 int store_put_cred(struct store_txn *t, const struct cred *c);
+/* Records that key is revoked (at: Unix ms; reason: enum revoke_reason).
+ * A key already recorded keeps its earliest time. Never evicted. */
 int store_put_revocation(struct store_txn *t, const uint8_t key[static MU_KEY_BYTES], uint64_t at,
 			 uint8_t reason);
+/* Deletes a bundle and its index rows; MU_E_NOTFOUND if absent. */
 int store_del_bundle(struct store_txn *t, const uint8_t id[static BUNDLE_ID_BYTES]);
-int store_write_commit(struct store_txn *t); /* frees t, also on failure */
+/* Frees t, also on failure. On failure nothing of the batch is stored:
+ * MU_E_QUOTA if the LMDB map is full, MU_E_STORE otherwise. */
+int store_write_commit(struct store_txn *t);
 void store_write_abort(struct store_txn *t); /* NULL-safe, frees t */
 
 /* 1 if present, 0 if not, <0 on error. */
 int store_has(struct store *s, const uint8_t id[static BUNDLE_ID_BYTES]);
 /* Copies the encoding into buf (cap >= BUNDLE_ENC_MAX is always enough);
- * *len gets its length. meta may be NULL. MU_E_NOTFOUND if absent. */
+ * *len gets its length. meta may be NULL. MU_E_NOTFOUND if absent,
+ * MU_E_TOOBIG if cap is too small (*len still gets the length). */
 int store_get(struct store *s, const uint8_t id[static BUNDLE_ID_BYTES], uint8_t *buf, size_t cap,
 	      size_t *len, struct store_meta *meta);
 /* Credential lookup and revocation test, shaped as verify.h callbacks
- * (ctx is the struct store *). */
+ * (ctx is the struct store *). store_cred_lookup: 0, MU_E_NOCRED if the key
+ * is unknown, MU_E_STORE if the stored encoding no longer decodes.
+ * store_is_revoked: 1 if revoked, 0 if not, <0 on error. */
 int store_cred_lookup(void *store, const uint8_t key[static MU_KEY_BYTES], struct cred *out);
 int store_is_revoked(void *store, const uint8_t key[static MU_KEY_BYTES]);
+/* The stored revocation record for key (at and reason may be NULL);
+ * MU_E_NOTFOUND if key is not revoked. */
+int store_get_revocation(struct store *s, const uint8_t key[static MU_KEY_BYTES], uint64_t *at,
+			 uint8_t *reason);
 
-/* Deletes every bundle with expires <= now, in one transaction; *removed
- * (may be NULL) gets the count. */
+/* Deletes every bundle with expires <= now, in one transaction of its own;
+ * *removed (may be NULL) gets the count. -EBUSY while a batch is open. */
 int store_purge_expired(struct store *s, uint64_t now, uint64_t *removed);
 
 /* Calls fn for each (created, id) in ascending order starting at the first
  * key >= (from_created, from_id) (from_id NULL means all zeros). Stops early
- * when fn returns non-zero and returns that value. */
+ * when fn returns non-zero and returns that value.
+ *
+ * Rows are copied out in chunks and fn runs with no transaction of the
+ * store's open, so fn may call any store function, including writes; rows
+ * added or removed during the scan may or may not be seen. */
 typedef int (*store_scan_fn)(void *ctx, uint64_t created, const uint8_t id[static BUNDLE_ID_BYTES]);
 int store_scan_time(struct store *s, uint64_t from_created, const uint8_t *from_id, store_scan_fn fn,
 		    void *ctx);
+/* For tests and diagnostics, same contract as store_scan_time:
+ * store_scan_expiry passes (expires, id) in expiry order (every bundle);
+ * store_scan_evict passes (created, id) in eviction order (content bundles
+ * only; CREDENTIAL and REVOCATION kinds are not in it). */
+int store_scan_expiry(struct store *s, store_scan_fn fn, void *ctx);
+int store_scan_evict(struct store *s, store_scan_fn fn, void *ctx);
 
+/* Totals as committed (or as in the open batch, see above). */
 int store_stat(struct store *s, struct store_stat *out);
 
 #endif
