@@ -682,6 +682,44 @@ out:
 	return rc;
 }
 
+int store_peek(struct store *s, const uint8_t id[static BUNDLE_ID_BYTES], struct store_info *out)
+{
+	MDB_txn *txn = NULL;
+	MDB_val k = val(id, BUNDLE_ID_BYTES), d;
+	struct rec_hdr h;
+	const uint8_t *p;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = read_begin(s, &txn);
+	if (rc)
+		goto out;
+	rc = mdb_get(txn, s->bundles, &k, &d);
+	if (rc == MDB_NOTFOUND) {
+		rc = MU_E_NOTFOUND;
+		goto out;
+	}
+	if (rc) {
+		rc = LMDB_FAIL("bundle peek", rc);
+		goto out;
+	}
+	rc = rec_parse(&d, &h);
+	if (rc)
+		goto out;
+	p = d.mv_data;
+	out->meta.received = get_be64(p + REC_OFF_RECEIVED);
+	out->meta.hops = p[REC_OFF_HOPS];
+	out->meta.flags = p[REC_OFF_FLAGS];
+	out->kind = h.kind;
+	out->prio = h.prio;
+	out->created = h.created;
+	out->expires = h.expires;
+	out->len = h.enc_len;
+out:
+	read_end(s, txn);
+	return rc;
+}
+
 int store_cred_lookup(void *store, const uint8_t key[static MU_KEY_BYTES], struct cred *out)
 {
 	struct store *s = store;

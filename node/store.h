@@ -121,6 +121,15 @@ int store_has(struct store *s, const uint8_t id[static BUNDLE_ID_BYTES]);
  * MU_E_TOOBIG if cap is too small (*len still gets the length). */
 int store_get(struct store *s, const uint8_t id[static BUNDLE_ID_BYTES], uint8_t *buf, size_t cap,
 	      size_t *len, struct store_meta *meta);
+/* What the store knows of a bundle without copying it: its metadata and
+ * the fields the router orders by. MU_E_NOTFOUND if absent. */
+struct store_info {
+	struct store_meta meta;
+	uint8_t kind, prio;
+	uint64_t created, expires;
+	size_t len; /* encoding bytes */
+};
+int store_peek(struct store *s, const uint8_t id[static BUNDLE_ID_BYTES], struct store_info *out);
 /* Credential lookup and revocation test, shaped as verify.h callbacks
  * (ctx is the struct store *). store_cred_lookup: 0, MU_E_NOCRED if the key
  * is unknown, MU_E_STORE if the stored encoding no longer decodes.

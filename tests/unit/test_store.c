@@ -341,6 +341,25 @@ static void test_has(void)
 	free(dir);
 }
 
+static void test_peek(void)
+{
+	char *dir = test_tmpdir("store");
+	struct store *s = open_quota(dir, 100, 1 << 20);
+	struct store_info info;
+	struct bundle b, c;
+
+	mkb(&b, BK_RECEIPT, PRIO_URGENT, 1234, FAR);
+	mkb(&c, BK_MESSAGE, PRIO_ROUTINE, 1, FAR);
+	CHECK_OK(put1(s, &b, 77));
+	CHECK_OK(store_peek(s, b.id, &info));
+	CHECK(info.kind == BK_RECEIPT && info.prio == PRIO_URGENT);
+	CHECK(info.created == 1234 && info.expires == FAR && info.len == 77);
+	CHECK(info.meta.received == NOW);
+	CHECK_RET(store_peek(s, c.id, &info), MU_E_NOTFOUND);
+	store_close(s);
+	free(dir);
+}
+
 static void test_delete(void)
 {
 	char *dir = test_tmpdir("store");
@@ -1084,6 +1103,7 @@ static const struct test tests[] = {
     {"/store/batch/commit-many", test_commit_many},
     {"/store/persist/reopen", test_persist},
     {"/store/has", test_has},
+    {"/store/peek", test_peek},
     {"/store/delete", test_delete},
     {"/store/purge/expired", test_purge},
     {"/store/scan/order", test_scan_order},
