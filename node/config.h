@@ -40,4 +40,7 @@ int config_each(const struct config *c, const char *section, const char *key,
  * number of such keys. */
 int config_warn_unused(const struct config *c);
 
+/* The embedded default text (what `musterd --print-default-config` prints). */
+extern const char config_default_text[];
+
 #endif
