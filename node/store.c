@@ -947,6 +947,46 @@ int store_scan_evict(struct store *s, store_scan_fn fn, void *ctx)
 	return scan_index(s, s->by_rank, 1, k, fn, ctx);
 }
 
+int store_scan_creds(struct store *s, store_cred_fn fn, void *ctx)
+{
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, d;
+	struct cred *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = read_begin(s, &txn);
+
+	if (rc)
+		return rc;
+	rc = mdb_cursor_open(txn, s->creds, &cur);
+	if (rc) {
+		rc = LMDB_FAIL("cursor open", rc);
+		goto out;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		if (n == cap) {
+			struct cred *nv = realloc(v, (cap = cap ? 2 * cap : 64) * sizeof(*v));
+
+			if (!nv) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			v = nv;
+		}
+		if (cred_decode(&v[n], d.mv_data, d.mv_size) == 0)
+			n++;
+	}
+	rc = rc == MDB_NOTFOUND ? 0 : LMDB_FAIL("cursor get", rc);
+out:
+	mdb_cursor_close(cur);
+	read_end(s, txn);
+	/* Callbacks run with no transaction of ours open. */
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = fn(ctx, &v[i]);
+	free(v);
+	return rc;
+}
+
 int store_stat(struct store *s, struct store_stat *out)
 {
 	MDB_txn *txn = NULL;

@@ -163,6 +163,11 @@ int store_scan_expiry(struct store *s, store_scan_fn fn, void *ctx);
 int store_scan_evict(struct store *s, store_scan_fn fn, void *ctx);
 
 /* Totals as committed (or as in the open batch, see above). */
+/* Calls fn for every stored credential (in key order), with no store
+ * transaction open; stops at and returns fn's first non-zero result. */
+typedef int (*store_cred_fn)(void *ctx, const struct cred *c);
+int store_scan_creds(struct store *s, store_cred_fn fn, void *ctx);
+
 int store_stat(struct store *s, struct store_stat *out);
 
 #endif

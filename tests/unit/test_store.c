@@ -990,6 +990,48 @@ static void test_creds_latest(void)
 	free(dir);
 }
 
+static int count_cred(void *ctx, const struct cred *c)
+{
+	unsigned *seen = ctx;
+
+	seen[c->sign_pk[0] & 1]++;
+	return 0;
+}
+
+static int stop_at_first(void *ctx, const struct cred *c)
+{
+	(void)c;
+	++*(unsigned *)ctx;
+	return 42;
+}
+
+static void test_creds_scan(void)
+{
+	char *dir = test_tmpdir("store");
+	struct store *s = open_quota(dir, 100, 1 << 20);
+	struct store_txn *t = NULL;
+	struct cred c;
+	uint8_t pk[MU_KEY_BYTES];
+	unsigned seen[2] = { 0 }, calls = 0;
+
+	CHECK_OK(store_scan_creds(s, count_cred, seen));
+	CHECK(seen[0] + seen[1] == 0);
+	CHECK_OK(store_write_begin(s, &t));
+	for (int i = 0; i < 100; i++) { /* more than one growth step */
+		randombytes_buf(pk, sizeof(pk));
+		pk[0] = (uint8_t)(i & 1);
+		fill_cred(&c, pk, 2000, "Member");
+		CHECK_OK(store_put_cred(t, &c));
+	}
+	CHECK_OK(store_write_commit(t));
+	CHECK_OK(store_scan_creds(s, count_cred, seen));
+	CHECK(seen[0] == 50 && seen[1] == 50);
+	CHECK_RET(store_scan_creds(s, stop_at_first, &calls), 42);
+	CHECK(calls == 1);
+	store_close(s);
+	free(dir);
+}
+
 static void test_stat(void)
 {
 	char *dir = test_tmpdir("store");
@@ -1118,6 +1160,7 @@ static const struct test tests[] = {
     {"/store/quota/map-full", test_map_full},
     {"/store/revoked/put-and-check", test_revoked},
     {"/store/creds/latest-valid-until", test_creds_latest},
+    {"/store/creds/scan", test_creds_scan},
     {"/store/stat/counts", test_stat},
     {"/store/batch/busy", test_busy},
     {"/store/open/dir-mode", test_open_dir},
