@@ -41,6 +41,7 @@ struct link_status {
 	uint32_t freq_mhz;    /* 0 when not radio */
 	unsigned peers_seen;  /* discovered, not necessarily connected */
 	unsigned links_up;    /* connections open */
+	uint16_t port;        /* IP drivers: bound TCP listen port; 0 = not listening */
 	struct link_stats stats;
 };
 
@@ -57,13 +58,19 @@ struct link {
 /* Callbacks from a driver into the node core (all on the loop thread). */
 struct link_events {
 	/* A beacon or radio event says a peer with this key id is reachable at
-	 * addr. The core decides whether to connect. */
+	 * addr. The core decides whether to connect. An all-zero key means
+	 * "key not known yet" (a configured static peer): the session
+	 * handshake tells who it is. */
 	void (*peer_seen)(void *user, struct link_driver *drv, const uint8_t key[static MU_KEY_BYTES],
 			  const struct link_addr *addr);
 	/* A connection is open (inbound = the peer connected to us). */
 	void (*link_up)(void *user, struct link *lk, int inbound);
 	/* Bytes arrived on lk (a stream: no frame boundaries promised). */
 	void (*link_data)(void *user, struct link *lk, const uint8_t *p, size_t n);
+	/* The send queue that was waiting on the socket is now empty, so the
+	 * core can hand over more (optional; NULL to ignore). Lets a sender
+	 * keep only a little queued and so put an immediate bundle next. */
+	void (*link_drained)(void *user, struct link *lk);
 	/* The connection is gone (err 0 = closed by us or cleanly by peer). */
 	void (*link_down)(void *user, struct link *lk, int err);
 };
@@ -75,19 +82,29 @@ struct link_ops {
 	int (*start)(struct link_driver **out, struct loop *loop, const struct config *cfg,
 		     const struct mu_identity *id, const struct link_events *ev, void *user);
 	void (*stop)(struct link_driver *drv); /* closes every link; no callbacks after */
+	/* Starts connecting; 0 or -errno (then nothing follows). The outcome
+	 * comes later: link_up(inbound 0), or link_down(err) on a link the core
+	 * never saw in link_up (core_data NULL; lk->peer says which attempt). */
 	int (*connect)(struct link_driver *drv, const struct link_addr *addr);
 	/* Queues bytes; never blocks. -ENOBUFS when the send queue is over its
 	 * cap (LINK_SENDQ_MAX): the caller slows down. */
 	int (*send)(struct link *lk, const uint8_t *p, size_t n);
 	/* Bytes queued and not yet written (for back-pressure). */
 	size_t (*queued)(const struct link *lk);
-	void (*close)(struct link *lk); /* link_down follows, err 0 */
+	/* link_down(err 0) follows on a later loop turn, never from inside
+	 * close; no link_data arrives in between. */
+	void (*close)(struct link *lk);
 	void (*status)(const struct link_driver *drv, struct link_status *out);
 };
 
 #define LINK_SENDQ_MAX (4u << 20) /* per link */
 
+/* The drivers, each defined in its own transport/<name>.c. */
+extern const struct link_ops link_tcp_ops;
+
+/* NULL-terminated, in preference order. */
 extern const struct link_ops *const link_drivers[];
+/* The driver called name, or NULL. */
 const struct link_ops *link_ops_find(const char *name);
 
 #endif
