@@ -30,7 +30,7 @@
 #include "wire.h"
 
 #define SESSION_VERSION        1
-#define SESSION_FRAME_MAX      65536u /* plaintext bytes per frame */
+#define SESSION_FRAME_MAX      69632u /* plaintext bytes per frame: one whole bundle frame fits */
 #define SESSION_FRAME_OVERHEAD 17u    /* crypto_secretstream_xchacha20poly1305_ABYTES */
 /* Largest record body on the wire; a longer length prefix is refused with
  * MU_E_TOOBIG before any of it is buffered. */
