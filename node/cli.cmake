@@ -1,7 +1,7 @@
 # Command-line tools: muster (staff CLI) and muster-ca (trust CA).
 add_library(mu_cli STATIC node/cli/cli_util.c node/cli/inspect.c)
 target_include_directories(mu_cli PUBLIC ${CMAKE_SOURCE_DIR}/node/cli)
-target_link_libraries(mu_cli PUBLIC mu_bundle)
+target_link_libraries(mu_cli PUBLIC mu_bundle mu_ctl)
 
 add_executable(muster node/cli/muster.c)
 target_link_libraries(muster PRIVATE mu_cli)

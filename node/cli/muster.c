@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bundle.h"
+#include "ctl.h"
 #include "cli_util.h"
 #include "err.h"
 #include "hex.h"
@@ -124,7 +126,42 @@ static int cmd_inspect(int argc, char **argv)
 	return ret ? fail(argv[optind], ret) : 0;
 }
 
+#define SOCKET_DEFAULT "/run/muster/muster.sock"
+
+/* Commands answered by the daemon: the CLI forwards its arguments, minus
+ * --json and --socket, and prints what comes back. */
+static int cmd_daemon(int argc, char **argv)
+{
+	const char *sock = getenv("MUSTER_SOCKET");
+	char *fwd[CTL_ARGS_MAX + 1];
+	unsigned flags = isatty(STDOUT_FILENO) ? CTL_F_TTY : 0;
+	int n = 0, ret;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			flags |= CTL_F_JSON;
+		} else if (!strcmp(argv[i], "--socket") && i + 1 < argc) {
+			sock = argv[++i];
+		} else {
+			if (n == CTL_ARGS_MAX) {
+				fprintf(stderr, "muster: too many arguments\n");
+				return 2;
+			}
+			fwd[n++] = argv[i];
+		}
+	}
+	fwd[n] = NULL;
+	ret = ctl_call(sock && *sock ? sock : SOCKET_DEFAULT, n, fwd, flags, stdout);
+	return ret ? 1 : 0;
+}
+
 static const struct subcommand commands[] = {
+	{ "send", cmd_daemon, "[--to all|role:R|person:KEY] [--priority P] [--expires-min M] TEXT",
+	  "send an encrypted message" },
+	{ "inbox", cmd_daemon, "[--json] [--limit N]", "messages for you" },
+	{ "sent", cmd_daemon, "[--json] [--limit N]", "messages you sent" },
+	{ "peers", cmd_daemon, "[--json]", "links to other nodes" },
+	{ "status", cmd_daemon, "[--json]", "this node, its store and its links" },
 	{ "keygen", cmd_keygen, "--out FILE [--keyfile KF | --passphrase-file PF]",
 	  "create a staff or node identity (FILE secret, FILE.pub public)" },
 	{ "pubkey", cmd_pubkey, "IDENTITY-FILE", "print an identity's key id" },
@@ -136,7 +173,8 @@ static int cmd_help(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	printf("usage: muster COMMAND [OPTIONS]\n\n");
+	printf("usage: muster COMMAND [OPTIONS]\n"
+	       "Daemon commands take --socket PATH (default $MUSTER_SOCKET or %s).\n\n", SOCKET_DEFAULT);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		printf("  %-8s %-48s %s\n", commands[i].name, commands[i].usage, commands[i].help);
 	return 0;

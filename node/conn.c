@@ -1,0 +1,615 @@
+/* One struct conn per open link: the session handshake, then HELLO, sync
+ * rounds and bundle transfer. Everything a conn sends is a peer frame
+ * (node/frames.h) inside a session frame. A conn never frees itself while
+ * one of its own callbacks is running: drivers deliver link_down on a later
+ * loop turn, and conn_close only asks the driver to close. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "err.h"
+#include "hex.h"
+#include "log.h"
+#include "node_int.h"
+
+/* Scratch buffers shared by every conn: the loop is single-threaded and no
+ * buffer is used across a callback boundary. */
+static uint8_t frame_buf[FRAME_MAX];
+static uint8_t send_buf[SESSION_SEND_SPACE(FRAME_MAX)];
+static uint8_t hs_buf[SESSION_HANDSHAKE_OUT + SESSION_SEND_SPACE(FRAME_MAX)];
+static uint8_t bundle_buf[BUNDLE_ENC_MAX];
+static uint8_t *sync_buf; /* SYNC_MSG_MAX, allocated on first use */
+
+_Static_assert(FRAME_MAX <= SESSION_FRAME_MAX, "a peer frame must fit in one session frame");
+
+static void sync_tick(void *user);
+static void conn_deadline(void *user);
+static void conn_established(struct conn *c);
+
+static const char *key_short(const uint8_t *key, char buf[static 17])
+{
+	hex_encode(buf, key, 8);
+	return buf;
+}
+
+const char *conn_state_name(const struct conn *c)
+{
+	switch (c->st) {
+	case CONN_HANDSHAKE: return "handshake";
+	case CONN_UP: return "up";
+	case CONN_CLOSING: return "closing";
+	}
+	return "?";
+}
+
+struct conn *conn_find_peer(struct node *n, const uint8_t key[static MU_KEY_BYTES])
+{
+	for (struct conn *c = n->conns; c; c = c->next)
+		if (c->st == CONN_UP && !memcmp(c->peer, key, MU_KEY_BYTES))
+			return c;
+	return NULL;
+}
+
+static void close_now(void *user)
+{
+	struct conn *c = user;
+
+	c->lk->ops->close(c->lk);
+}
+
+void conn_close(struct conn *c, const char *why)
+{
+	char k[17];
+
+	if (c->st == CONN_CLOSING)
+		return;
+	log_info(SUB_LINK, "closing link %s (peer %s): %s", c->lk->peer.text,
+		 c->st == CONN_UP ? key_short(c->peer, k) : "unauthenticated", why);
+	if (c->sync) {
+		sync_free(c->sync);
+		c->sync = NULL;
+		node_sync_ended(c->n);
+	}
+	c->st = CONN_CLOSING;
+	loop_timer_disarm(c->sync_timer);
+	/* Close on the next turn so no caller up the stack sees it vanish. */
+	loop_timer_free(c->timer);
+	c->timer = NULL;
+	if (loop_timer_new(c->n->loop, &c->timer, close_now, c) == 0)
+		loop_timer_arm(c->timer, 0);
+	else
+		c->lk->ops->close(c->lk);
+}
+
+static int link_write(struct conn *c, const uint8_t *p, size_t n)
+{
+	int ret = c->lk->ops->send(c->lk, p, n);
+
+	if (ret) {
+		conn_close(c, mu_strerror(ret));
+		return ret;
+	}
+	return 0;
+}
+
+static int send_frame(struct conn *c, const uint8_t *frame, size_t len)
+{
+	struct wr out = wr_make(send_buf, sizeof(send_buf));
+	int ret;
+
+	if (c->st != CONN_UP)
+		return -ENOTCONN;
+	/* Inside session_recv the session may have written records (its
+	 * last handshake message) that must reach the wire before ours. */
+	if (c->rx_out && c->rx_out->len) {
+		ret = link_write(c, c->rx_out->p, c->rx_out->len);
+		c->rx_out->len = 0;
+		if (ret)
+			return ret;
+	}
+	ret = session_send(c->sess, frame, len, &out);
+	if (ret) {
+		conn_close(c, mu_strerror(ret));
+		return ret;
+	}
+	return link_write(c, send_buf, out.len);
+}
+
+static int send_wr(struct conn *c, struct wr *fw)
+{
+	int len = wr_finish(fw);
+
+	if (len < 0) {
+		log_err(SUB_LINK, "frame encoding failed: %s", mu_strerror(len));
+		return len;
+	}
+	return send_frame(c, fw->p, (size_t)len);
+}
+
+static void send_hello(struct conn *c)
+{
+	struct store_stat st = { 0 };
+	struct wr fw = wr_make(frame_buf, sizeof(frame_buf));
+
+	store_stat(c->n->store, &st);
+	frame_hello(&fw, c->n->role, st.count);
+	send_wr(c, &fw);
+}
+
+/* ---- outbound bundles ---- */
+
+static void conn_pump(struct conn *c)
+{
+	struct outq_item it;
+	uint64_t now = mu_now_ms();
+
+	while (c->st == CONN_UP && c->lk->ops->queued(c->lk) < PUMP_HIGH_WATER && outq_pop(&c->oq, &it) == 0) {
+		struct store_meta meta;
+		struct bundle b;
+		struct wr fw;
+		size_t len;
+
+		if (store_get(c->n->store, it.id, bundle_buf, sizeof(bundle_buf), &len, &meta))
+			continue; /* expired or evicted since it was queued */
+		if (bundle_decode(&b, bundle_buf, len))
+			continue;
+		/* The receiver would refuse it: it has used its hops or its time. */
+		if (meta.hops >= b.hop_limit || b.expires <= now)
+			continue;
+		fw = wr_make(frame_buf, sizeof(frame_buf));
+		frame_bundle(&fw, (uint8_t)(meta.hops + 1), bundle_buf, len);
+		if (send_wr(c, &fw))
+			return;
+		c->bundles_out++;
+	}
+}
+
+void conn_offer(struct conn *c, const uint8_t id[static BUNDLE_ID_BYTES])
+{
+	struct store_info info;
+	struct outq_item it;
+
+	if (c->st != CONN_UP || store_peek(c->n->store, id, &info))
+		return;
+	/* Credentials and revocations go before everything: they are tiny,
+	 * and a message is only admitted once its sender's credential is. */
+	it.prio = info.kind == BK_CREDENTIAL || info.kind == BK_REVOCATION ? 0 : (uint8_t)(info.prio + 1);
+	it.len = (uint32_t)info.len;
+	it.created = info.created;
+	memcpy(it.id, id, BUNDLE_ID_BYTES);
+	if (outq_push(&c->oq, &it))
+		log_warn(SUB_LINK, "send queue for %s full; the next sync offers the rest", c->lk->peer.text);
+	conn_pump(c);
+}
+
+void conn_link_drained(struct node *n, struct link *lk)
+{
+	struct conn *c = lk->core_data;
+
+	(void)n;
+	if (c)
+		conn_pump(c);
+}
+
+/* ---- sync ---- */
+
+static void on_have_missing(void *user, uint64_t created, const uint8_t id[static KEYSET_ID_BYTES])
+{
+	/* The peer offers what we lack (it learns the same difference). */
+	(void)user;
+	(void)created;
+	(void)id;
+}
+
+static void on_peer_missing(void *user, uint64_t created, const uint8_t id[static KEYSET_ID_BYTES])
+{
+	(void)created;
+	conn_offer(user, id);
+}
+
+static const struct sync_cb sync_callbacks = {
+	.have_missing = on_have_missing,
+	.peer_missing = on_peer_missing,
+};
+
+static void sync_finish(struct conn *c, int err)
+{
+	struct sync_stats st;
+	char k[17];
+
+	sync_get_stats(c->sync, &st);
+	if (err)
+		log_info(SUB_SYNC, "sync with %s abandoned: %s", key_short(c->peer, k), mu_strerror(err));
+	else
+		log_debug(SUB_SYNC, "sync with %s done: %llu+%llu bytes, %llu messages%s", key_short(c->peer, k),
+			  (unsigned long long)st.bytes_sent, (unsigned long long)st.bytes_recv,
+			  (unsigned long long)(st.msgs_sent + st.msgs_recv), st.fallback ? ", key lists" : "");
+	sync_free(c->sync);
+	c->sync = NULL;
+	loop_timer_disarm(c->timer);
+	node_sync_ended(c->n);
+	if (!err) {
+		c->syncs_done++;
+		c->last_sync_ms = mu_now_ms();
+	}
+	if (c->sync_initiator && c->st == CONN_UP) {
+		loop_timer_arm(c->sync_timer, c->sync_again || err ? SYNC_DEBOUNCE_MS * 10 : c->n->sync_interval_ms);
+		c->sync_again = false;
+	}
+	conn_pump(c);
+}
+
+/* Sends every message the sync machine has for us now, fragmented. */
+static void sync_continue(struct conn *c)
+{
+	while (c->sync && c->st == CONN_UP && sync_want_send(c->sync)) {
+		struct wr mw = wr_make(sync_buf, SYNC_MSG_MAX);
+		size_t off = 0;
+		int ret = sync_build_message(c->sync, &mw);
+
+		if (ret) {
+			sync_finish(c, ret);
+			return;
+		}
+		do {
+			size_t chunk = mw.len - off > FRAME_SYNC_CHUNK ? FRAME_SYNC_CHUNK : mw.len - off;
+			struct wr fw = wr_make(frame_buf, sizeof(frame_buf));
+
+			frame_sync(&fw, off + chunk < mw.len, sync_buf + off, chunk);
+			if (send_wr(c, &fw))
+				return;
+			off += chunk;
+		} while (off < mw.len);
+	}
+	if (c->sync && sync_done(c->sync))
+		sync_finish(c, 0);
+}
+
+static int sync_begin(struct conn *c, enum sync_role role)
+{
+	int ret;
+
+	if (!sync_buf && !(sync_buf = malloc(SYNC_MSG_MAX)))
+		return -ENOMEM;
+	node_sync_started(c->n); /* freeze the keyset before the machine reads it */
+	ret = sync_new(&c->sync, c->n->keys, role, &sync_callbacks, c);
+	if (ret) {
+		node_sync_ended(c->n);
+		return ret;
+	}
+	loop_timer_arm(c->timer, c->n->sync_timeout_ms);
+	return 0;
+}
+
+static void sync_tick(void *user)
+{
+	struct conn *c = user;
+
+	if (c->st != CONN_UP)
+		return;
+	if (!c->sync_initiator) {
+		send_hello(c); /* a poke: "I have something new" */
+		return;
+	}
+	if (c->sync) {
+		c->sync_again = true;
+		return;
+	}
+	if (sync_begin(c, SYNC_INITIATOR)) {
+		loop_timer_arm(c->sync_timer, c->n->sync_interval_ms);
+		return;
+	}
+	sync_continue(c);
+}
+
+void conn_poke(struct conn *c)
+{
+	if (c->st != CONN_UP)
+		return;
+	if (c->sync) {
+		c->sync_again = true;
+		return;
+	}
+	/* Debounce a burst of arrivals into one round, without letting a
+	 * steady stream postpone it forever. */
+	if (!c->sync_initiator || !c->syncs_done || mu_now_ms() - c->last_sync_ms >= SYNC_DEBOUNCE_MS)
+		loop_timer_arm(c->sync_timer, SYNC_DEBOUNCE_MS);
+}
+
+static void on_sync_message(struct conn *c, const uint8_t *msg, size_t len)
+{
+	int ret;
+
+	if (!c->sync) {
+		if (c->sync_initiator)
+			return; /* a late reply to a session we abandoned */
+		ret = sync_begin(c, SYNC_RESPONDER);
+		if (ret) {
+			log_err(SUB_SYNC, "cannot start sync: %s", mu_strerror(ret));
+			return;
+		}
+	}
+	ret = sync_recv_message(c->sync, msg, len);
+	if (ret == MU_E_MISMATCH && !sync_error(c->sync))
+		return; /* another session's message: dropped */
+	if (ret) {
+		sync_finish(c, ret);
+		return;
+	}
+	sync_continue(c);
+}
+
+/* ---- frames ---- */
+
+static void on_bundle(struct conn *c, const struct frame *f)
+{
+	int ret = node_ingest(c->n, f->u.bundle.enc, f->u.bundle.len, f->u.bundle.hops, c);
+	char k[17];
+
+	if (ret == 0) {
+		c->bundles_in++;
+		return;
+	}
+	if (ret == MU_E_NOCRED) {
+		/* Its sender's credential is still on its way: look again soon. */
+		c->sync_again = true;
+		conn_poke(c);
+	}
+	if (ret != MU_E_EXISTS)
+		log_info(SUB_BUNDLE, "bundle from %s refused: %s", key_short(c->peer, k), mu_strerror(ret));
+}
+
+static void on_ids(struct conn *c, const struct frame *f)
+{
+	uint8_t gone[FRAME_IDS_MAX * BUNDLE_ID_BYTES];
+	uint16_t ngone = 0;
+
+	if (f->type == FRAME_GONE)
+		return;
+	for (uint16_t i = 0; i < f->u.ids.count; i++) {
+		const uint8_t *id = f->u.ids.ids + (size_t)i * BUNDLE_ID_BYTES;
+
+		if (store_has(c->n->store, id) == 1)
+			conn_offer(c, id);
+		else
+			memcpy(gone + (size_t)ngone++ * BUNDLE_ID_BYTES, id, BUNDLE_ID_BYTES);
+	}
+	if (ngone) {
+		struct wr fw = wr_make(frame_buf, sizeof(frame_buf));
+
+		frame_ids(&fw, FRAME_GONE, gone, ngone);
+		send_wr(c, &fw);
+	}
+}
+
+static int on_frame(void *user, const uint8_t *p, size_t len)
+{
+	struct conn *c = user;
+	struct frame f;
+	int ret;
+
+	/* The first frames can arrive in the same bytes as the end of the
+	 * handshake. */
+	if (c->st == CONN_HANDSHAKE && session_established(c->sess))
+		conn_established(c);
+	if (c->st != CONN_UP)
+		return 0;
+	ret = frame_decode(&f, p, len);
+	if (ret) {
+		conn_close(c, "malformed peer frame");
+		return 0;
+	}
+	switch ((enum frame_type)f.type) {
+	case FRAME_HELLO:
+		c->peer_role = f.u.hello.role;
+		if (c->sync_initiator)
+			conn_poke(c);
+		break;
+	case FRAME_SYNC:
+		if (c->sync_rx_len + f.u.sync.len > SYNC_MSG_MAX) {
+			conn_close(c, "sync message over its size cap");
+			return 0;
+		}
+		if (!c->sync_rx && !(c->sync_rx = malloc(SYNC_MSG_MAX))) {
+			conn_close(c, "out of memory");
+			return 0;
+		}
+		memcpy(c->sync_rx + c->sync_rx_len, f.u.sync.p, f.u.sync.len);
+		c->sync_rx_len += f.u.sync.len;
+		if (!f.u.sync.more) {
+			size_t n = c->sync_rx_len;
+
+			c->sync_rx_len = 0;
+			on_sync_message(c, c->sync_rx, n);
+		}
+		break;
+	case FRAME_WANT:
+	case FRAME_GONE:
+		on_ids(c, &f);
+		break;
+	case FRAME_BUNDLE:
+		on_bundle(c, &f);
+		break;
+	}
+	return 0;
+}
+
+/* ---- session ---- */
+
+/* Of two links to the same peer, keep the one the smaller key opened, so
+ * both ends choose the same one without talking about it. */
+static bool conn_preferred(const struct conn *a, const struct conn *b, const uint8_t *me)
+{
+	const uint8_t *ia = a->inbound ? a->peer : me, *ib = b->inbound ? b->peer : me;
+	int cmp = memcmp(ia, ib, MU_KEY_BYTES);
+
+	if (cmp == 0)
+		return a < b ? true : false; /* same opener: keep either, deterministically the older */
+	return cmp < 0;
+}
+
+static void conn_established(struct conn *c)
+{
+	const struct cred *pc = session_peer(c->sess);
+	const uint8_t *me = identity_sign_pk(c->n->id);
+	struct conn *other;
+	char k[17];
+
+	c->peer_cred = *pc;
+	memcpy(c->peer, pc->sign_pk, MU_KEY_BYTES);
+	loop_timer_disarm(c->timer);
+	other = conn_find_peer(c->n, c->peer);
+	c->st = CONN_UP;
+	c->n->stats.sessions_ok++;
+	log_info(SUB_LINK, "session up with %s (%s, %s) over %s", key_short(c->peer, k), pc->subject, pc->org,
+		 c->lk->peer.text);
+	if (other) {
+		if (conn_preferred(other, c, me)) {
+			conn_close(c, "duplicate link to the same peer");
+			return;
+		}
+		conn_close(other, "duplicate link to the same peer");
+	}
+	c->sync_initiator = memcmp(me, c->peer, MU_KEY_BYTES) < 0;
+	send_hello(c);
+	if (c->sync_initiator)
+		loop_timer_arm(c->sync_timer, 0);
+}
+
+static void conn_deadline(void *user)
+{
+	struct conn *c = user;
+
+	if (c->st == CONN_HANDSHAKE) {
+		conn_close(c, "handshake timed out");
+		return;
+	}
+	if (c->sync)
+		sync_finish(c, -ETIMEDOUT);
+}
+
+void conn_destroy(struct conn *c)
+{
+	if (c->lk)
+		c->lk->core_data = NULL;
+	loop_timer_free(c->timer);
+	loop_timer_free(c->sync_timer);
+	session_free(c->sess);
+	if (c->sync) {
+		sync_free(c->sync);
+		node_sync_ended(c->n);
+	}
+	free(c->sync_rx);
+	outq_free(&c->oq);
+	free(c);
+}
+
+void conn_link_up(struct node *n, struct link *lk, int inbound)
+{
+	struct session_params sp = {
+		.role = inbound ? SESSION_RESPONDER : SESSION_INITIATOR,
+		.me = n->id,
+		.cred = n->cred_enc,
+		.cred_len = n->cred_len,
+		.trust = &n->trust,
+		.is_revoked = store_is_revoked,
+		.revoked_ctx = n->store,
+		.now_ms = mu_now_ms(),
+	};
+	struct conn *c = NULL;
+	int ret = 0;
+
+	if (!n->cred_enc) {
+		log_warn(SUB_LINK, "link %s refused: this node has no credential yet (see docs/operations.md)",
+			 lk->peer.text);
+		lk->ops->close(lk);
+		return;
+	}
+	if (n->nconns >= NODE_CONNS_MAX) {
+		log_warn(SUB_LINK, "link %s refused: %u links open", lk->peer.text, n->nconns);
+		lk->ops->close(lk);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		lk->ops->close(lk);
+		return;
+	}
+	c->n = n;
+	c->lk = lk;
+	c->inbound = inbound;
+	c->st = CONN_HANDSHAKE;
+	lk->core_data = c;
+	c->next = n->conns;
+	n->conns = c;
+	n->nconns++;
+	ret = session_new(&c->sess, &sp);
+	if (!ret)
+		ret = loop_timer_new(n->loop, &c->timer, conn_deadline, c);
+	if (!ret)
+		ret = loop_timer_new(n->loop, &c->sync_timer, sync_tick, c);
+	if (ret) {
+		conn_close(c, mu_strerror(ret));
+		return;
+	}
+	loop_timer_arm(c->timer, n->handshake_timeout_ms);
+	if (!inbound) {
+		struct wr out = wr_make(hs_buf, sizeof(hs_buf));
+
+		ret = session_start(c->sess, &out);
+		if (ret) {
+			conn_close(c, mu_strerror(ret));
+			return;
+		}
+		link_write(c, hs_buf, out.len);
+	}
+}
+
+void conn_link_data(struct node *n, struct link *lk, const uint8_t *p, size_t len)
+{
+	struct conn *c = lk->core_data;
+	struct wr out = wr_make(hs_buf, sizeof(hs_buf));
+	int ret;
+
+	(void)n;
+	if (!c || c->st == CONN_CLOSING)
+		return;
+	c->rx_out = &out;
+	ret = session_recv(c->sess, p, len, &out, on_frame, c);
+	c->rx_out = NULL;
+	if (out.len && c->st != CONN_CLOSING)
+		link_write(c, hs_buf, out.len);
+	if (ret) {
+		if (c->st == CONN_HANDSHAKE)
+			n->stats.sessions_refused++;
+		conn_close(c, mu_strerror(ret));
+		return;
+	}
+	if (c->st == CONN_HANDSHAKE && session_established(c->sess))
+		conn_established(c);
+	if (session_peer_closed(c->sess))
+		conn_close(c, "peer closed the session");
+}
+
+void conn_link_down(struct node *n, struct link *lk, int err)
+{
+	struct conn *c = lk->core_data, **pp;
+
+	if (!c)
+		return;
+	for (pp = &n->conns; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	n->nconns--;
+	for (size_t i = 0; i < n->fresh_n; i++)
+		if (n->fresh[i].from == c)
+			n->fresh[i].from = NULL;
+	if (err)
+		log_info(SUB_LINK, "link %s down: %s", lk->peer.text, mu_strerror(err));
+	lk->core_data = NULL;
+	conn_destroy(c);
+}

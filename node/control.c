@@ -1,0 +1,520 @@
+/* The control API: what `muster` asks the daemon over the Unix socket.
+ * Handlers render both plain text and JSON (CTL_F_JSON); they never print
+ * message content except to the local user's own `inbox`, and the request
+ * arguments (which may hold clinical text) are never logged. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../crypto/envelope.h"
+#include "clock.h"
+#include "config.h"
+#include "ctl.h"
+#include "err.h"
+#include "hex.h"
+#include "log.h"
+#include "node_int.h"
+
+#define SEND_TEXT_MAX 4096               /* bytes of message text */
+#define SEND_EXPIRES_MIN_DEFAULT (12 * 60) /* minutes */
+#define SEND_EXPIRES_MIN_MAX (7 * 24 * 60)
+#define SEND_HOPS_DEFAULT 16
+#define INBOX_LIMIT_DEFAULT 50
+#define CONTENT_TEXT 1 /* content type byte: UTF-8 text follows */
+
+/* ---- small helpers ---- */
+
+static const char *arg_value(const struct ctl_req *req, const char *name)
+{
+	for (int i = 1; i + 1 < req->argc; i++)
+		if (!strcmp(req->argv[i], name))
+			return req->argv[i + 1];
+	return NULL;
+}
+
+static bool arg_flag(const struct ctl_req *req, const char *name)
+{
+	for (int i = 1; i < req->argc; i++)
+		if (!strcmp(req->argv[i], name))
+			return true;
+	return false;
+}
+
+static void json_str(struct ctl_reply *r, const char *s)
+{
+	ctl_reply_write(r, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			ctl_reply_printf(r, "\\%c", c);
+		else if (c < 0x20)
+			ctl_reply_printf(r, "\\u%04x", c);
+		else
+			ctl_reply_write(r, s, 1);
+	}
+	ctl_reply_write(r, "\"", 1);
+}
+
+static void json_hex(struct ctl_reply *r, const uint8_t *p, size_t n)
+{
+	char h[2 * 64 + 1];
+
+	hex_encode(h, p, n);
+	ctl_reply_printf(r, "\"%s\"", h);
+}
+
+static const char *who(struct node *n, const uint8_t key[static MU_KEY_BYTES], char *buf, size_t cap)
+{
+	struct cred c;
+	char h[17];
+
+	if (store_cred_lookup(n->store, key, &c) == 0) {
+		snprintf(buf, cap, "%s (%s)", c.name, role_name(c.role));
+		return buf;
+	}
+	hex_encode(h, key, 8);
+	snprintf(buf, cap, "%s", h);
+	return buf;
+}
+
+/* ---- status ---- */
+
+static int ctl_status(struct node *n, const struct ctl_req *req, struct ctl_reply *r)
+{
+	bool json = req->flags & CTL_F_JSON;
+	struct store_stat st = { 0 };
+	char key[65];
+	unsigned up = 0;
+
+	node_commit(n);
+	store_stat(n->store, &st);
+	hex_encode(key, identity_sign_pk(n->id), MU_KEY_BYTES);
+	for (struct conn *c = n->conns; c; c = c->next)
+		up += c->st == CONN_UP;
+	if (json) {
+		ctl_reply_printf(r, "{\"node\":\"%s\",\"role\":\"%s\",\"enrolled\":%s,\"subject\":", key,
+				 n->role == NODE_HOSPITAL ? "hospital" : "field", n->cred_enc ? "true" : "false");
+		json_str(r, n->cred_enc ? n->cred.subject : "");
+		ctl_reply_printf(r, ",\"user\":");
+		json_str(r, n->user ? n->user_cred.name : "");
+		ctl_reply_printf(r,
+				 ",\"store\":{\"bundles\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"credentials\":%" PRIu64
+				 ",\"revoked\":%" PRIu64 ",\"evicted\":%" PRIu64 "},\"peers_up\":%u,"
+				 "\"bundles_received\":%" PRIu64 ",\"bundles_duplicate\":%" PRIu64
+				 ",\"bundles_refused\":%" PRIu64 ",\"bundles_local\":%" PRIu64 ",\"links\":[",
+				 st.count, st.bytes, st.creds, st.revoked, st.evicted, up, n->stats.bundles_in,
+				 n->stats.bundles_dup, n->stats.bundles_rejected, n->stats.bundles_local);
+	} else {
+		ctl_reply_printf(r, "node      %s\nrole      %s\n", key, n->role == NODE_HOSPITAL ? "hospital" : "field");
+		ctl_reply_printf(r, "enrolled  %s\n", n->cred_enc ? n->cred.subject : "no (no node credential)");
+		ctl_reply_printf(r, "user      %s\n", n->user ? n->user_cred.name : "(none)");
+		ctl_reply_printf(r, "store     %" PRIu64 " bundles, %" PRIu64 " bytes, %" PRIu64 " credentials, %" PRIu64
+				    " revoked, %" PRIu64 " evicted\n",
+				 st.count, st.bytes, st.creds, st.revoked, st.evicted);
+		ctl_reply_printf(r, "bundles   %" PRIu64 " received, %" PRIu64 " duplicate, %" PRIu64 " refused, %" PRIu64
+				    " created here\n",
+				 n->stats.bundles_in, n->stats.bundles_dup, n->stats.bundles_rejected,
+				 n->stats.bundles_local);
+		ctl_reply_printf(r, "peers     %u up\n\n%-10s %-16s %-8s %-8s %6s %6s %12s %12s\n", up, "DRIVER", "INTERFACE",
+				 "MODE", "FREQ", "SEEN", "LINKS", "BYTES IN", "BYTES OUT");
+	}
+	for (unsigned i = 0; i < n->ndrv; i++) {
+		struct link_status ls = { 0 };
+
+		n->drv[i].ops->status(n->drv[i].drv, &ls);
+		if (json) {
+			ctl_reply_printf(r, "%s{\"driver\":\"%s\",\"interface\":", i ? "," : "", ls.driver);
+			json_str(r, ls.iface);
+			ctl_reply_printf(r, ",\"mode\":\"%s\",\"freq_mhz\":%u,\"peers_seen\":%u,\"links_up\":%u,"
+					    "\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 "}",
+					 ls.mode, ls.freq_mhz, ls.peers_seen, ls.links_up, ls.stats.bytes_in,
+					 ls.stats.bytes_out);
+		} else {
+			char freq[16] = "-";
+
+			if (ls.freq_mhz)
+				snprintf(freq, sizeof(freq), "%u", ls.freq_mhz);
+			ctl_reply_printf(r, "%-10s %-16s %-8s %-8s %6u %6u %12" PRIu64 " %12" PRIu64 "\n", ls.driver,
+					 *ls.iface ? ls.iface : "-", ls.mode, freq, ls.peers_seen, ls.links_up,
+					 ls.stats.bytes_in, ls.stats.bytes_out);
+		}
+	}
+	if (json)
+		ctl_reply_printf(r, "]}\n");
+	return 0;
+}
+
+/* ---- peers ---- */
+
+static int ctl_peers(struct node *n, const struct ctl_req *req, struct ctl_reply *r)
+{
+	bool json = req->flags & CTL_F_JSON, first = true;
+
+	if (json)
+		ctl_reply_printf(r, "[");
+	else
+		ctl_reply_printf(r, "%-16s %-24s %-10s %-9s %-3s %-30s %7s %7s %6s\n", "PEER", "NAME", "ROLE", "STATE",
+				 "DIR", "ADDRESS", "IN", "OUT", "SYNCS");
+	for (struct conn *c = n->conns; c; c = c->next) {
+		char k[17] = "-";
+		const char *name = c->st == CONN_UP ? c->peer_cred.subject : "-";
+		const char *role = c->st == CONN_UP ? (c->peer_role == NODE_HOSPITAL ? "hospital" : "field") : "-";
+
+		if (c->st == CONN_UP)
+			hex_encode(k, c->peer, 8);
+		if (json) {
+			ctl_reply_printf(r, "%s{\"peer\":", first ? "" : ",");
+			if (c->st == CONN_UP)
+				json_hex(r, c->peer, MU_KEY_BYTES);
+			else
+				ctl_reply_printf(r, "null");
+			ctl_reply_printf(r, ",\"subject\":");
+			json_str(r, name);
+			ctl_reply_printf(r, ",\"role\":\"%s\",\"state\":\"%s\",\"inbound\":%s,\"address\":", role,
+					 conn_state_name(c), c->inbound ? "true" : "false");
+			json_str(r, c->lk->peer.text);
+			ctl_reply_printf(r, ",\"driver\":\"%s\",\"bundles_in\":%" PRIu64 ",\"bundles_out\":%" PRIu64
+					    ",\"syncs\":%" PRIu64 ",\"queued\":%zu}",
+					 c->lk->ops->name, c->bundles_in, c->bundles_out, c->syncs_done, c->oq.n);
+		} else {
+			ctl_reply_printf(r, "%-16s %-24.24s %-10s %-9s %-3s %-30.30s %7" PRIu64 " %7" PRIu64 " %6" PRIu64 "\n",
+					 k, name, role, conn_state_name(c), c->inbound ? "in" : "out", c->lk->peer.text,
+					 c->bundles_in, c->bundles_out, c->syncs_done);
+		}
+		first = false;
+	}
+	if (json)
+		ctl_reply_printf(r, "]\n");
+	return 0;
+}
+
+/* ---- send ---- */
+
+struct recipients {
+	struct envelope_recipient r[ENVELOPE_RECIPIENTS_MAX];
+	unsigned n;
+	bool overflow;
+	uint8_t role; /* 0: every staff credential (dest all) */
+	bool archive_only;
+};
+
+static void recipients_add(struct recipients *rs, const struct cred *c)
+{
+	for (unsigned i = 0; i < rs->n; i++)
+		if (!memcmp(rs->r[i].key, c->sign_pk, MU_KEY_BYTES))
+			return;
+	if (rs->n == ENVELOPE_RECIPIENTS_MAX) {
+		rs->overflow = true;
+		return;
+	}
+	memcpy(rs->r[rs->n].key, c->sign_pk, MU_KEY_BYTES);
+	memcpy(rs->r[rs->n].kx_pk, c->kx_pk, MU_KEY_BYTES);
+	rs->n++;
+}
+
+static int collect_recipient(void *ctx, const struct cred *c)
+{
+	struct recipients *rs = ctx;
+
+	if (c->role == ROLE_NODE)
+		return 0;
+	/* The hospital archive reads everything: that is how it reaches the
+	 * record. */
+	if (c->role == ROLE_HOSPITAL_ARCHIVE || (!rs->archive_only && (!rs->role || c->role == rs->role)))
+		recipients_add(rs, c);
+	return 0;
+}
+
+static int parse_dest(struct node *n, const char *to, struct bundle *b, struct recipients *rs, struct ctl_reply *r)
+{
+	struct cred c;
+
+	if (!strcmp(to, "all")) {
+		b->dest_type = DEST_ALL;
+		return store_scan_creds(n->store, collect_recipient, rs);
+	}
+	if (!strncmp(to, "role:", 5)) {
+		if (role_parse(to + 5, &rs->role)) {
+			ctl_reply_printf(r, "unknown role '%s'\n", to + 5);
+			return MU_E_FORMAT;
+		}
+		b->dest_type = DEST_ROLE;
+		b->dest_len = 1;
+		b->dest[0] = rs->role;
+		return store_scan_creds(n->store, collect_recipient, rs);
+	}
+	if (!strncmp(to, "person:", 7)) {
+		b->dest_type = DEST_PERSON;
+		b->dest_len = MU_KEY_BYTES;
+		if (hex_decode(b->dest, MU_KEY_BYTES, to + 7)) {
+			ctl_reply_printf(r, "person: wants a 64-digit key id\n");
+			return MU_E_FORMAT;
+		}
+		if (store_cred_lookup(n->store, b->dest, &c)) {
+			ctl_reply_printf(r, "no credential known for that person on this node yet\n");
+			return MU_E_NOCRED;
+		}
+		recipients_add(rs, &c);
+		rs->archive_only = true;
+		return store_scan_creds(n->store, collect_recipient, rs);
+	}
+	ctl_reply_printf(r, "--to must be all, role:NAME or person:KEYID\n");
+	return MU_E_FORMAT;
+}
+
+static int ctl_send(struct node *n, const struct ctl_req *req, struct ctl_reply *r)
+{
+	static uint8_t content[1 + SEND_TEXT_MAX], env[ENVELOPE_OVERHEAD(ENVELOPE_RECIPIENTS_MAX) + 1 + SEND_TEXT_MAX];
+	static uint8_t enc[BUNDLE_ENC_MAX];
+	const char *to = arg_value(req, "--to"), *prio = arg_value(req, "--priority");
+	const char *exp = arg_value(req, "--expires-min"), *hops = arg_value(req, "--hops");
+	const char *text = req->argc > 1 ? req->argv[req->argc - 1] : NULL;
+	struct recipients rs = { 0 };
+	struct bundle b = { .kind = BK_MESSAGE, .prio = PRIO_ROUTINE, .hop_limit = SEND_HOPS_DEFAULT };
+	unsigned long minutes = SEND_EXPIRES_MIN_DEFAULT, h;
+	char id[65];
+	int len, ret;
+
+	if (!n->user) {
+		ctl_reply_printf(r, "no user on this node: set [user] identity and credential in the config\n");
+		return MU_E_NOCRED;
+	}
+	if (!text || !*text || (req->argc >= 3 && !strncmp(req->argv[req->argc - 2], "--", 2))) {
+		ctl_reply_printf(r, "usage: muster send [--to all|role:NAME|person:KEYID] [--priority P] "
+				    "[--expires-min M] [--hops H] TEXT\n");
+		return MU_E_FORMAT;
+	}
+	if (strlen(text) > SEND_TEXT_MAX) {
+		ctl_reply_printf(r, "message text is limited to %d bytes (attachments carry more)\n", SEND_TEXT_MAX);
+		return MU_E_TOOBIG;
+	}
+	if (prio && bundle_prio_parse(prio, &b.prio)) {
+		ctl_reply_printf(r, "priority must be immediate, urgent, routine or bulk\n");
+		return MU_E_FORMAT;
+	}
+	if (exp && ((minutes = strtoul(exp, NULL, 10)) == 0 || minutes > SEND_EXPIRES_MIN_MAX)) {
+		ctl_reply_printf(r, "--expires-min must be 1..%d\n", SEND_EXPIRES_MIN_MAX);
+		return MU_E_FORMAT;
+	}
+	if (hops) {
+		h = strtoul(hops, NULL, 10);
+		if (h == 0 || h > BUNDLE_HOPS_MAX) {
+			ctl_reply_printf(r, "--hops must be 1..%d\n", BUNDLE_HOPS_MAX);
+			return MU_E_FORMAT;
+		}
+		b.hop_limit = (uint8_t)h;
+	}
+	ret = parse_dest(n, to ? to : "all", &b, &rs, r);
+	if (ret)
+		return ret;
+	recipients_add(&rs, &n->user_cred); /* the sender reads their own sent messages */
+	if (rs.overflow) {
+		ctl_reply_printf(r, "more than %d recipients: use a channel\n", ENVELOPE_RECIPIENTS_MAX);
+		return MU_E_TOOBIG;
+	}
+	content[0] = CONTENT_TEXT;
+	memcpy(content + 1, text, strlen(text));
+	len = envelope_seal(env, sizeof(env), content, 1 + strlen(text), rs.r, rs.n, identity_sign_pk(n->user));
+	if (len < 0)
+		return len;
+	b.created = mu_now_ms();
+	b.expires = b.created + (uint64_t)minutes * 60000;
+	b.payload = env;
+	b.payload_len = (size_t)len;
+	len = bundle_seal(enc, sizeof(enc), &b, n->user);
+	if (len < 0)
+		return len;
+	ret = node_ingest(n, enc, (size_t)len, 0, NULL);
+	if (!ret)
+		ret = node_commit(n); /* "sent" means stored durably */
+	if (ret) {
+		ctl_reply_printf(r, "not stored: %s\n", mu_strerror(ret));
+		return ret;
+	}
+	hex_encode(id, b.id, BUNDLE_ID_BYTES);
+	if (req->flags & CTL_F_JSON)
+		ctl_reply_printf(r, "{\"id\":\"%s\",\"recipients\":%u,\"priority\":\"%s\"}\n", id, rs.n,
+				 bundle_prio_name(b.prio));
+	else
+		ctl_reply_printf(r, "stored %s (%s, %u recipients incl. archive and you)\n", id, bundle_prio_name(b.prio),
+				 rs.n);
+	return 0;
+}
+
+/* ---- inbox ---- */
+
+struct inbox_walk {
+	struct node *n;
+	struct ctl_reply *r;
+	bool json, first, sent;
+	unsigned shown;
+	uint8_t (*ids)[BUNDLE_ID_BYTES];
+	size_t nids, cap;
+};
+
+static bool for_user(const struct node *n, const struct bundle *b)
+{
+	switch ((enum dest_type)b->dest_type) {
+	case DEST_ALL: return true;
+	case DEST_PERSON: return !memcmp(b->dest, identity_sign_pk(n->user), MU_KEY_BYTES);
+	case DEST_ROLE: return b->dest[0] == n->user_cred.role;
+	case DEST_CHANNEL: return false; /* channels arrive with their keys */
+	}
+	return false;
+}
+
+static int inbox_collect(void *ctx, uint64_t created, const uint8_t id[static BUNDLE_ID_BYTES])
+{
+	struct inbox_walk *w = ctx;
+	struct store_info info;
+
+	(void)created;
+	if (store_peek(w->n->store, id, &info) || info.kind != BK_MESSAGE)
+		return 0;
+	if (w->nids == w->cap) {
+		size_t cap = w->cap ? 2 * w->cap : 256;
+		void *v = realloc(w->ids, cap * BUNDLE_ID_BYTES);
+
+		if (!v)
+			return -ENOMEM;
+		w->ids = v;
+		w->cap = cap;
+	}
+	memcpy(w->ids[w->nids++], id, BUNDLE_ID_BYTES);
+	return 0;
+}
+
+static void inbox_show(struct inbox_walk *w, const uint8_t id[static BUNDLE_ID_BYTES])
+{
+	static uint8_t enc[BUNDLE_ENC_MAX], text[BUNDLE_PAYLOAD_MAX + 1];
+	struct store_meta meta;
+	struct bundle b;
+	size_t len, tlen;
+	char from[128], h[65];
+
+	if (store_get(w->n->store, id, enc, sizeof(enc), &len, &meta) || bundle_decode(&b, enc, len))
+		return;
+	if (w->sent ? memcmp(b.sender, identity_sign_pk(w->n->user), MU_KEY_BYTES) : !for_user(w->n, &b))
+		return;
+	if (envelope_open(text, sizeof(text) - 1, &tlen, b.payload, b.payload_len, w->n->user, b.sender) ||
+	    tlen < 1 || text[0] != CONTENT_TEXT)
+		return;
+	text[tlen] = 0;
+	who(w->n, b.sender, from, sizeof(from));
+	hex_encode(h, b.id, BUNDLE_ID_BYTES);
+	if (w->json) {
+		ctl_reply_printf(w->r, "%s{\"id\":\"%s\",\"from\":", w->first ? "" : ",", h);
+		json_hex(w->r, b.sender, MU_KEY_BYTES);
+		ctl_reply_printf(w->r, ",\"from_name\":");
+		json_str(w->r, from);
+		ctl_reply_printf(w->r, ",\"priority\":\"%s\",\"created\":%" PRIu64 ",\"received\":%" PRIu64
+				       ",\"hops\":%u,\"dest\":\"%s\",\"text\":",
+				 bundle_prio_name(b.prio), b.created, meta.received, meta.hops,
+				 dest_type_name(b.dest_type));
+		json_str(w->r, (const char *)text + 1);
+		ctl_reply_printf(w->r, "}");
+	} else {
+		ctl_reply_printf(w->r, "%.12s  %-10s %-32.32s %2u hops  %s\n", h, bundle_prio_name(b.prio), from,
+				 meta.hops, (const char *)text + 1);
+	}
+	w->first = false;
+	w->shown++;
+}
+
+static int ctl_inbox(struct node *n, const struct ctl_req *req, struct ctl_reply *r, bool sent)
+{
+	struct inbox_walk w = { .n = n, .r = r, .json = req->flags & CTL_F_JSON, .first = true, .sent = sent };
+	const char *lim = arg_value(req, "--limit");
+	unsigned long limit = lim ? strtoul(lim, NULL, 10) : INBOX_LIMIT_DEFAULT;
+	int ret;
+
+	if (!n->user) {
+		ctl_reply_printf(r, "no user on this node: set [user] identity and credential in the config\n");
+		return MU_E_NOCRED;
+	}
+	node_commit(n);
+	ret = store_scan_time(n->store, 0, NULL, inbox_collect, &w);
+	if (w.json)
+		ctl_reply_printf(r, "[");
+	/* Newest last, like a conversation; only the last `limit` shown. */
+	for (size_t i = 0; !ret && i < w.nids; i++) {
+		if (w.nids - i > limit * 4 && !arg_flag(req, "--everything"))
+			continue; /* older than anything we could show */
+		inbox_show(&w, w.ids[i]);
+	}
+	if (w.json)
+		ctl_reply_printf(r, "]\n");
+	else if (!w.shown)
+		ctl_reply_printf(r, "(no messages)\n");
+	free(w.ids);
+	return ret;
+}
+
+/* ---- dispatch ---- */
+
+static int ctl_dispatch(void *user, const struct ctl_req *req, struct ctl_reply *r)
+{
+	struct node *n = user;
+	const char *cmd = req->argc ? req->argv[0] : "";
+
+	if (!strcmp(cmd, "status"))
+		return ctl_status(n, req, r);
+	if (!strcmp(cmd, "peers"))
+		return ctl_peers(n, req, r);
+	if (!strcmp(cmd, "send"))
+		return ctl_send(n, req, r);
+	if (!strcmp(cmd, "inbox"))
+		return ctl_inbox(n, req, r, false);
+	if (!strcmp(cmd, "sent"))
+		return ctl_inbox(n, req, r, true);
+	ctl_reply_printf(r, "unknown command '%s'\n", cmd);
+	return -EINVAL;
+}
+
+int control_open(struct node *n)
+{
+	const char *path = config_str(n->cfg, "control", "socket", "/run/muster/muster.sock");
+	const char *group = config_str(n->cfg, "control", "group", "muster");
+	char *dir = strdup(path), *slash;
+	int ret;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		if (mkdir(dir, 0755) && errno != EEXIST)
+			log_warn(SUB_CTL, "cannot create %s: %s", dir, strerror(errno));
+	}
+	free(dir);
+	ret = ctl_server_open(&n->ctl, n->loop, path, *group ? group : NULL, ctl_dispatch, n);
+	if (ret)
+		log_err(SUB_CTL, "control socket %s: %s", path, mu_strerror(ret));
+	return ret;
+}
+
+void control_close(struct node *n)
+{
+	ctl_server_close(n->ctl);
+	n->ctl = NULL;
+}
+
+void node_deliver_notice(struct node *n, const uint8_t id[static BUNDLE_ID_BYTES])
+{
+	static uint8_t enc[BUNDLE_ENC_MAX];
+	struct bundle b;
+	size_t len;
+	char from[128];
+
+	if (!n->user || store_get(n->store, id, enc, sizeof(enc), &len, NULL) || bundle_decode(&b, enc, len))
+		return;
+	if (!for_user(n, &b) || !memcmp(b.sender, identity_sign_pk(n->user), MU_KEY_BYTES))
+		return;
+	/* Sender and priority only: never content, so nothing clinical
+	 * reaches a log or a lock screen. */
+	log_info(SUB_MAIN, "new %s message for %s from %s", bundle_prio_name(b.prio), n->user_cred.name,
+		 who(n, b.sender, from, sizeof(from)));
+}

@@ -1,0 +1,24 @@
+/* The node core: everything musterd runs on its one loop. It owns the
+ * store, the keyset sync reads, the node and user identities, the link
+ * drivers, one struct conn per open link and the control socket.
+ *
+ * Data flows one way: link bytes -> session (crypto/session.h) -> frames
+ * (node/frames.h) -> sync (node/sync.h) or ingest (bundle_admit, then the
+ * store, batched per loop turn) -> router (push to peers, deliver locally).
+ * docs/architecture.md walks through it. */
+#ifndef MU_NODE_H
+#define MU_NODE_H
+
+struct node;
+struct loop;
+struct config;
+
+/* Reads the node's config, creates the data directory, node keys (first
+ * start) and store, starts link drivers and the control socket. cfg and
+ * loop are borrowed and must outlive the node. */
+int node_open(struct node **out, struct loop *loop, struct config *cfg);
+/* Stops drivers, closes links, commits anything pending and closes the
+ * store. NULL-safe. */
+void node_close(struct node *n);
+
+#endif
