@@ -116,7 +116,7 @@ static int run(void)
 	struct store_meta meta;
 	struct bundle b, rb;
 	uint8_t ca_sign[32], ca_kx[32], msg_id[32];
-	char path[512], hex[65];
+	char path[512], store_dir[512], hex[65];
 	size_t blen = 0;
 	int ret, len;
 
@@ -136,6 +136,7 @@ static int run(void)
 	ret = path_in(path, sizeof(path), "store");
 	if (!ret)
 		ret = store_open(&st, path, NULL);
+	strcpy(store_dir, path);
 	if (ret) {
 		fprintf(stderr, "demo: opening store: %s\n", mu_strerror(ret));
 		goto out;
@@ -186,6 +187,11 @@ static int run(void)
 		goto out;
 	}
 	memcpy(msg_id, b.id, 32);
+	ret = path_in(path, sizeof(path), "message.bundle");
+	if (!ret)
+		ret = cli_write_file(path, enc, (size_t)len, 0644);
+	if (ret)
+		goto out;
 	hex_encode(hex, msg_id, 32);
 	printf("  %s signed an immediate message to %s; stored as %s (%d bytes, payload sealed)\n",
 	       s1.cred.name, s2.cred.name, hex, len);
@@ -202,7 +208,7 @@ static int run(void)
 	/* 4. Close, reopen, read back, verify again, open with staff2's key. */
 	store_close(st);
 	st = NULL;
-	ret = store_open(&st, path, NULL);
+	ret = store_open(&st, store_dir, NULL);
 	v.ctx = st;
 	if (!ret)
 		ret = store_get(st, msg_id, back, sizeof(back), &blen, &meta);

@@ -10,12 +10,17 @@
 #include "hex.h"
 #include "verify.h"
 
-static void text_hex(FILE *f, const char *label, const uint8_t *p, size_t n)
+static void text_hex_w(FILE *f, int width, const char *label, const uint8_t *p, size_t n)
 {
 	char h[2 * 64 + 1];
 
 	hex_encode(h, p, n);
-	fprintf(f, "%-14s %s\n", label, h);
+	fprintf(f, "%-*s %s\n", width, label, h);
+}
+
+static void text_hex(FILE *f, const char *label, const uint8_t *p, size_t n)
+{
+	text_hex_w(f, 14, label, p, n);
 }
 
 static void print_cred(FILE *f, const struct cred *c, int json, const char *indent)
@@ -51,13 +56,13 @@ static void print_cred(FILE *f, const struct cred *c, int json, const char *inde
 	fprintf(f, "%s  %-12s %s\n", indent, "organisation", c->org);
 	fprintf(f, "%s  %-12s %s\n", indent, "registration", *c->reg ? c->reg : "(none)");
 	fprintf(f, "%s  ", indent);
-	text_hex(f, "sign key", c->sign_pk, 32);
+	text_hex_w(f, 12, "sign key", c->sign_pk, 32);
 	fprintf(f, "%s  ", indent);
-	text_hex(f, "kx key", c->kx_pk, 32);
+	text_hex_w(f, 12, "kx key", c->kx_pk, 32);
 	fprintf(f, "%s  %-12s %s\n", indent, "valid from", cli_fmt_time(t1, sizeof(t1), c->valid_from));
 	fprintf(f, "%s  %-12s %s\n", indent, "valid until", cli_fmt_time(t2, sizeof(t2), c->valid_until));
 	fprintf(f, "%s  ", indent);
-	text_hex(f, "issuer", c->issuer, 32);
+	text_hex_w(f, 12, "issuer", c->issuer, 32);
 }
 
 static void print_dest(FILE *f, const struct bundle *b, int json)
