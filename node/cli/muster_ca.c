@@ -234,8 +234,10 @@ static int cmd_revoke(int argc, char **argv)
 	if (hex_decode(key, 32, keyhex))
 		return fail("--key", MU_E_FORMAT);
 	ret = load_ca(dir, &u, &ca);
-	if (!ret)
-		ret = revocation_encode(payload, key, reason);
+	if (!ret) {
+		len = revocation_encode(payload, key, reason);
+		ret = len < 0 ? len : 0;
+	}
 	if (ret)
 		goto out;
 	b.kind = BK_REVOCATION;
