@@ -231,6 +231,16 @@ int cred_verify(const struct cred *c, const struct trust *t, uint64_t now, revok
 		return ret;
 	if ((ret = mu_verify(c->issuer, c->sig, body, w.len)))
 		return ret;
+	return cred_verify_status(c, t, now, is_revoked, ctx);
+}
+
+int cred_verify_status(const struct cred *c, const struct trust *t, uint64_t now, revoked_fn is_revoked,
+		       void *ctx)
+{
+	int ret;
+
+	if (!t || !trust_has(t, c->issuer))
+		return MU_E_UNTRUSTED;
 	if (now < c->valid_from)
 		return MU_E_NOTYET;
 	if (now >= c->valid_until)

@@ -76,6 +76,12 @@ int cred_encode(uint8_t *out, size_t cap, const struct cred *c);
  * not revoked (MU_E_REVOKED) when is_revoked is given. */
 int cred_verify(const struct cred *c, const struct trust *t, uint64_t now, revoked_fn is_revoked,
 		void *ctx) __attribute__((warn_unused_result));
+/* cred_verify without the signature check, same errors in the same order:
+ * for a caller that has already verified the signature of this exact
+ * credential (a signature over immutable bytes stays valid; trust, time and
+ * revocation do not, so they are checked here every time). */
+int cred_verify_status(const struct cred *c, const struct trust *t, uint64_t now, revoked_fn is_revoked,
+		       void *ctx) __attribute__((warn_unused_result));
 
 /* Adds a CA key; MU_E_TOOBIG when full, 0 if already present. */
 int trust_add(struct trust *t, const uint8_t ca[static MU_KEY_BYTES]);

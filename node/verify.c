@@ -1,5 +1,6 @@
 #include "verify.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "err.h"
@@ -39,6 +40,52 @@ int revocation_decode(const uint8_t *in, size_t len, uint8_t key[static MU_KEY_B
 	return 0;
 }
 
+/* Credentials whose CA signature admission has already checked. Every
+ * bundle of a sender needs its credential checked, and the CA's Ed25519
+ * signature would otherwise cost as much as the bundle's own: it is a pure
+ * function of the credential's fields, so it is checked once per credential
+ * and remembered. A hit needs every field equal, signature included; trust,
+ * the validity window and revocation are still checked for every bundle
+ * (cred_verify_status). Set-associative by signing key, round-robin
+ * replacement: 256 credentials, about 100 KB. Module state: Muster runs on
+ * one thread. */
+#define SIG_MEMO_SETS 64
+#define SIG_MEMO_WAYS 4
+static struct {
+	struct cred c[SIG_MEMO_WAYS];
+	uint8_t used, next;
+} sig_memo[SIG_MEMO_SETS];
+
+static bool cred_same(const struct cred *a, const struct cred *b)
+{
+	return a->role == b->role && a->valid_from == b->valid_from && a->valid_until == b->valid_until &&
+	       !memcmp(a->sig, b->sig, MU_SIG_BYTES) && !memcmp(a->sign_pk, b->sign_pk, MU_KEY_BYTES) &&
+	       !memcmp(a->kx_pk, b->kx_pk, MU_KEY_BYTES) && !memcmp(a->issuer, b->issuer, MU_KEY_BYTES) &&
+	       !memcmp(a->subject, b->subject, sizeof(a->subject)) &&
+	       !memcmp(a->name, b->name, sizeof(a->name)) && !memcmp(a->org, b->org, sizeof(a->org)) &&
+	       !memcmp(a->reg, b->reg, sizeof(a->reg));
+}
+
+static int admit_cred(const struct verify_ctx *v, const struct cred *c)
+{
+	unsigned set = c->sign_pk[0] % SIG_MEMO_SETS;
+	int ret;
+
+	for (unsigned w = 0; w < sig_memo[set].used; w++)
+		if (cred_same(&sig_memo[set].c[w], c))
+			return cred_verify_status(c, v->trust, v->now, v->is_revoked, v->ctx);
+	ret = cred_verify(c, v->trust, v->now, v->is_revoked, v->ctx);
+	if (!ret) {
+		unsigned w = sig_memo[set].next;
+
+		sig_memo[set].c[w] = *c;
+		sig_memo[set].next = (uint8_t)((w + 1) % SIG_MEMO_WAYS);
+		if (sig_memo[set].used < SIG_MEMO_WAYS)
+			sig_memo[set].used++;
+	}
+	return ret;
+}
+
 /* The kind-specific part of admission: establishes that the sender is
  * entitled to send this bundle. Fills *cred for CREDENTIAL bundles. */
 static int admit_sender(const struct verify_ctx *v, const struct bundle *b, struct cred *cred)
@@ -54,7 +101,7 @@ static int admit_sender(const struct verify_ctx *v, const struct bundle *b, stru
 			return ret;
 		if (memcmp(cred->sign_pk, b->sender, MU_KEY_BYTES))
 			return MU_E_MISMATCH;
-		return cred_verify(cred, v->trust, v->now, v->is_revoked, v->ctx);
+		return admit_cred(v, cred);
 	case BK_REVOCATION:
 		if (!v->trust || !trust_has(v->trust, b->sender))
 			return MU_E_UNTRUSTED;
@@ -66,7 +113,7 @@ static int admit_sender(const struct verify_ctx *v, const struct bundle *b, stru
 			return ret;
 		if (memcmp(cred->sign_pk, b->sender, MU_KEY_BYTES))
 			return MU_E_MISMATCH;
-		return cred_verify(cred, v->trust, v->now, v->is_revoked, v->ctx);
+		return admit_cred(v, cred);
 	}
 }
 

@@ -17,7 +17,13 @@
  *                 and passes cred_verify          cred_verify errors
  *   the bundle's own signature                  MU_E_SIG
  * cred_verify runs at v->now with v->is_revoked, so an expired, not yet
- * valid, revoked or foreign-CA credential stops its holder's bundles. */
+ * valid, revoked or foreign-CA credential stops its holder's bundles.
+ *
+ * The CA signature of a credential is checked once: bundle_admit remembers
+ * (module state, up to 256 credentials; not thread-safe, like the rest of
+ * the node) credentials whose cred_verify passed, and for an identical
+ * credential later runs cred_verify_status only — trust, validity window
+ * and revocation are checked on every call, exactly as before. */
 #ifndef MU_VERIFY_H
 #define MU_VERIFY_H
 

@@ -404,6 +404,35 @@ static void test_admit_sender_cred(void)
 	fx_free(&f);
 }
 
+/* Admission remembers credentials whose CA signature it checked; what it
+ * remembers must never stand in for the checks that change over time, nor
+ * for a credential that differs in any byte. */
+static void test_admit_memo(void)
+{
+	struct fx f;
+
+	fx_init(&f);
+	CHECK_OK(admit(&f, &f.message, 0, NULL)); /* remembered from here on */
+	CHECK_OK(admit(&f, &f.message, 0, NULL));
+	f.revoked_para = 1;
+	CHECK_RET(admit(&f, &f.message, 0, NULL), MU_E_REVOKED);
+	f.revoked_para = 0;
+	f.v.now = f.para_cred.valid_until; /* the credential has run out */
+	CHECK_RET(admit(&f, &f.message, 0, NULL), MU_E_EXPIRED);
+	f.v.now = T_NOW;
+	f.v.trust = &(struct trust){ 0 }; /* the CA is no longer trusted */
+	CHECK_RET(admit(&f, &f.message, 0, NULL), MU_E_UNTRUSTED);
+	f.v.trust = &f.trust;
+	/* Same fields, forged signature: not the remembered credential. */
+	f.para_cred.sig[0] ^= 1;
+	CHECK_RET(admit(&f, &f.message, 0, NULL), MU_E_SIG);
+	f.para_cred.sig[0] ^= 1;
+	/* A changed field under the old signature likewise. */
+	f.para_cred.role = ROLE_AIC;
+	CHECK_RET(admit(&f, &f.message, 0, NULL), MU_E_SIG);
+	fx_free(&f);
+}
+
 static void test_admit_revocation(void)
 {
 	struct mu_identity *rogue_ca = seed_identity(0x0f);
@@ -684,6 +713,7 @@ static const struct test tests[] = {
 	{ "/verify/admit/mismatch", test_admit_mismatch },
 	{ "/verify/admit/sender-cred", test_admit_sender_cred },
 	{ "/verify/admit/revocation", test_admit_revocation },
+	{ "/verify/admit/memo", test_admit_memo },
 	{ "/verify/admit/sig", test_admit_sig },
 	{ "/verify/admit/order", test_admit_order },
 	{ "/vectors/protocol-md", test_protocol_md },
