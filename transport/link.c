@@ -6,6 +6,7 @@
 
 const struct link_ops *const link_drivers[] = {
     &link_tcp_ops,
+    &link_wifi_ops,
     NULL,
 };
 

@@ -29,6 +29,15 @@ struct link_addr {
 	uint32_t sa_len;
 };
 
+/* What a radio driver says about an interface it manages (iface_event), and
+ * what the core passes on to the other drivers (kick). */
+enum link_iface_ev {
+	IFACE_UP,        /* joined the cell/mesh and carrier is on: traffic can flow */
+	IFACE_DOWN,      /* left, lost carrier, blocked or removed */
+	IFACE_PEER_NEW,  /* a radio station appeared in the cell (not yet a Muster peer) */
+	IFACE_PEER_GONE, /* a radio station left the cell or timed out */
+};
+
 struct link_stats {
 	uint64_t bytes_in, bytes_out;
 	uint64_t frames_in, frames_out;
@@ -73,6 +82,11 @@ struct link_events {
 	void (*link_drained)(void *user, struct link *lk);
 	/* The connection is gone (err 0 = closed by us or cleanly by peer). */
 	void (*link_down)(void *user, struct link *lk, int err);
+	/* A radio driver reports a change of an interface it manages, named
+	 * ifname (valid during the call). The core passes it to every other
+	 * driver's kick, so the driver that carries data over that interface
+	 * can react at once (optional; NULL to ignore). */
+	void (*iface_event)(void *user, struct link_driver *drv, const char *ifname, enum link_iface_ev ev);
 };
 
 struct link_ops {
@@ -95,12 +109,19 @@ struct link_ops {
 	 * close; no link_data arrives in between. */
 	void (*close)(struct link *lk);
 	void (*status)(const struct link_driver *drv, struct link_status *out);
+	/* Optional (NULL: not interested). Another driver reported ev on
+	 * ifname (see link_events.iface_event). Called by the core from inside
+	 * a callback of that other driver, so it must not call back into the
+	 * core; sending a beacon or re-reading an interface index is fine. */
+	void (*kick)(struct link_driver *drv, const char *ifname, enum link_iface_ev ev);
 };
 
 #define LINK_SENDQ_MAX (4u << 20) /* per link */
 
 /* The drivers, each defined in its own transport/<name>.c. */
 extern const struct link_ops link_tcp_ops;
+/* Sets up IBSS / 802.11s over nl80211; carries no data itself (see wifi.c). */
+extern const struct link_ops link_wifi_ops;
 
 /* NULL-terminated, in preference order. */
 extern const struct link_ops *const link_drivers[];

@@ -89,6 +89,10 @@
 #define SRC_GAP_MS   250
 #define VERIFY_PER_S 200
 /* peers_seen counts keys heard within max(PEER_RECENT_MIN_MS, 3 intervals). */
+/* Beacons sent at once on a radio driver's kick (interface up, new station):
+ * at most one per interface per KICK_GAP_MS, so a crowd arriving together
+ * costs a few beacons, not one per station; the periodic beacon follows. */
+#define KICK_GAP_MS        250
 #define PEER_SLOTS         256
 #define PEER_RECENT_MIN_MS 30000
 
@@ -127,6 +131,7 @@ struct tcp_iface {
 	char name[IF_NAMESIZE];
 	unsigned idx;
 	bool joined;
+	uint64_t kick_ms; /* mono + 1 of the last beacon sent on a kick; 0 = none */
 };
 
 struct beacon_src {
@@ -900,39 +905,51 @@ static void iface_join(struct tcp_driver *d, struct tcp_iface *ifc)
 	log_info(SUB_LINK, "beacons on %s (ifindex %u)", ifc->name, ifc->idx);
 }
 
-static void beacon_send(void *user)
+/* Signs a fresh beacon into buf: 0 or an error (logged). */
+static int beacon_make(struct tcp_driver *d, uint8_t buf[static BEACON_BYTES])
 {
-	struct tcp_driver *d = user;
-	uint64_t iv = d->beacon_interval_ms;
 	struct beacon b = {.port = d->lport};
-	uint8_t buf[BEACON_BYTES];
 	int ret;
 
 	memcpy(b.key, identity_sign_pk(d->id), MU_KEY_BYTES);
 	b.ts_ms = mu_now_ms();
 	randombytes_buf(b.nonce, sizeof(b.nonce));
 	ret = beacon_encode(buf, &b, d->id);
-	for (unsigned i = 0; !ret && i < d->n_ifaces; i++) {
-		struct tcp_iface *ifc = &d->ifaces[i];
-		struct sockaddr_in6 to = {
-		    .sin6_family = AF_INET6,
-		    .sin6_port = htons(d->beacon_port),
-		    .sin6_addr = all_nodes,
-		};
-
-		iface_join(d, ifc);
-		if (!ifc->joined)
-			continue;
-		to.sin6_scope_id = ifc->idx;
-		if (sendto(d->bfd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&to, sizeof(to)) < 0) {
-			log_debug(SUB_LINK, "beacon on %s: %s", ifc->name, strerror(errno));
-			/* Gone or renumbered: look it up again next time. */
-			if (errno == ENODEV || errno == ENXIO)
-				ifc->joined = false;
-		}
-	}
 	if (ret)
 		log_err(SUB_LINK, "beacon: %s", mu_strerror(ret));
+	return ret;
+}
+
+static void beacon_send_on(struct tcp_driver *d, struct tcp_iface *ifc,
+			   const uint8_t buf[static BEACON_BYTES])
+{
+	struct sockaddr_in6 to = {
+	    .sin6_family = AF_INET6,
+	    .sin6_port = htons(d->beacon_port),
+	    .sin6_addr = all_nodes,
+	};
+
+	iface_join(d, ifc);
+	if (!ifc->joined)
+		return;
+	to.sin6_scope_id = ifc->idx;
+	if (sendto(d->bfd, buf, BEACON_BYTES, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof(to)) < 0) {
+		log_debug(SUB_LINK, "beacon on %s: %s", ifc->name, strerror(errno));
+		/* Gone or renumbered: look it up again next time. */
+		if (errno == ENODEV || errno == ENXIO)
+			ifc->joined = false;
+	}
+}
+
+static void beacon_send(void *user)
+{
+	struct tcp_driver *d = user;
+	uint64_t iv = d->beacon_interval_ms;
+	uint8_t buf[BEACON_BYTES];
+
+	if (!beacon_make(d, buf))
+		for (unsigned i = 0; i < d->n_ifaces; i++)
+			beacon_send_on(d, &d->ifaces[i], buf);
 	/* +-10% jitter so nodes switched on together do not stay in step. */
 	loop_timer_arm(d->beacon_timer, iv - iv / 10 + randombytes_uniform((uint32_t)(iv / 5) + 1));
 }
@@ -1273,6 +1290,49 @@ static void tcp_stop(struct link_driver *ld)
 		drv_free(d);
 }
 
+/* A radio driver says something changed on ifname. Only beacon interfaces
+ * matter; nothing here calls the core (we are inside its callback). */
+static void tcp_kick(struct link_driver *ld, const char *ifname, enum link_iface_ev ev)
+{
+	struct tcp_driver *d = drv_of(ld);
+	struct tcp_iface *ifc = NULL;
+	uint64_t now = loop_now_mono_ms() + 1;
+	uint8_t buf[BEACON_BYTES];
+
+	if (!d || d->stopped || d->bfd < 0 || !ifname)
+		return;
+	for (unsigned i = 0; i < d->n_ifaces && !ifc; i++)
+		if (!strcmp(d->ifaces[i].name, ifname))
+			ifc = &d->ifaces[i];
+	if (!ifc)
+		return;
+	switch (ev) {
+	case IFACE_DOWN:
+		/* Forget the index: the interface may come back as another
+		 * one (hot-plug, re-created by the radio driver). Leaving the
+		 * group is the kernel's business when the device goes. */
+		ifc->joined = false;
+		ifc->idx = 0;
+		return;
+	case IFACE_UP:
+		/* Re-resolve and re-join now: the index may have changed. */
+		ifc->joined = false;
+		ifc->kick_ms = 0;
+		break;
+	case IFACE_PEER_NEW:
+		break;
+	case IFACE_PEER_GONE:
+		/* Sessions over it end by TCP keepalive / user timeout. */
+		return;
+	}
+	iface_join(d, ifc);
+	if (!ifc->joined || !d->lport || (ifc->kick_ms && now - ifc->kick_ms < KICK_GAP_MS))
+		return;
+	ifc->kick_ms = now;
+	if (!beacon_make(d, buf))
+		beacon_send_on(d, ifc, buf);
+}
+
 static void tcp_status(const struct link_driver *ld, struct link_status *out)
 {
 	const struct tcp_driver *d = (const struct tcp_driver *)(const void *)ld;
@@ -1316,4 +1376,5 @@ const struct link_ops link_tcp_ops = {
     .queued = tcp_queued,
     .close = tcp_close,
     .status = tcp_status,
+    .kick = tcp_kick,
 };
