@@ -233,9 +233,19 @@ static void sync_finish(struct conn *c, int err)
 		c->syncs_done++;
 		c->last_sync_ms = mu_now_ms();
 	}
-	if (c->sync_initiator && c->st == CONN_UP) {
-		loop_timer_arm(c->sync_timer, c->sync_again || err ? SYNC_DEBOUNCE_MS * 10 : c->n->sync_interval_ms);
+	if (c->st == CONN_UP) {
+		bool again = c->sync_again;
+
 		c->sync_again = false;
+		c->poke_pending = false;
+		/* Something arrived during the round: another round soon (or,
+		 * on the responder's side, a poke asking for one). A failed
+		 * round backs off a little; otherwise the periodic round. */
+		if (c->sync_initiator)
+			loop_timer_arm(c->sync_timer, err ? SYNC_RETRY_MS : again ? SYNC_DEBOUNCE_MS
+								       : c->n->sync_interval_ms);
+		else if (again)
+			send_hello(c);
 	}
 	conn_pump(c);
 }
@@ -286,10 +296,14 @@ static void sync_tick(void *user)
 {
 	struct conn *c = user;
 
+	c->poke_pending = false;
 	if (c->st != CONN_UP)
 		return;
 	if (!c->sync_initiator) {
-		send_hello(c); /* a poke: "I have something new" */
+		if (c->sync)
+			c->sync_again = true; /* poke when this round ends */
+		else
+			send_hello(c); /* a poke: "I have something new" */
 		return;
 	}
 	if (c->sync) {
@@ -311,10 +325,13 @@ void conn_poke(struct conn *c)
 		c->sync_again = true;
 		return;
 	}
-	/* Debounce a burst of arrivals into one round, without letting a
-	 * steady stream postpone it forever. */
-	if (!c->sync_initiator || !c->syncs_done || mu_now_ms() - c->last_sync_ms >= SYNC_DEBOUNCE_MS)
+	/* Debounce a burst of arrivals into one round: the first poke arms
+	 * the timer, later ones ride on it, so a steady stream of arrivals
+	 * cannot keep postponing the round. */
+	if (!c->poke_pending) {
+		c->poke_pending = true;
 		loop_timer_arm(c->sync_timer, SYNC_DEBOUNCE_MS);
+	}
 }
 
 static void on_sync_message(struct conn *c, const uint8_t *msg, size_t len)
@@ -331,8 +348,22 @@ static void on_sync_message(struct conn *c, const uint8_t *msg, size_t len)
 		}
 	}
 	ret = sync_recv_message(c->sync, msg, len);
-	if (ret == MU_E_MISMATCH && !sync_error(c->sync))
-		return; /* another session's message: dropped */
+	if (ret == MU_E_MISMATCH && !sync_error(c->sync)) {
+		if (c->sync_initiator)
+			return; /* a stale reply: dropped */
+		/* Only the initiator starts rounds, so a message from another
+		 * round means it gave up on ours: follow it at once rather than
+		 * wait for our own timeout. */
+		sync_finish(c, -ECANCELED);
+		ret = sync_begin(c, SYNC_RESPONDER);
+		if (!ret)
+			ret = sync_recv_message(c->sync, msg, len);
+		if (ret) {
+			if (c->sync)
+				sync_finish(c, ret);
+			return;
+		}
+	}
 	if (ret) {
 		sync_finish(c, ret);
 		return;
@@ -438,14 +469,17 @@ static int on_frame(void *user, const uint8_t *p, size_t len)
 /* ---- session ---- */
 
 /* Of two links to the same peer, keep the one the smaller key opened, so
- * both ends choose the same one without talking about it. */
+ * both ends choose the same one without talking about it. Both opened by
+ * the same end: the opener dials again only after giving up on the older
+ * link, which may be half-open here (cut without a reset reaching us), so
+ * the newer one, b, wins. */
 static bool conn_preferred(const struct conn *a, const struct conn *b, const uint8_t *me)
 {
 	const uint8_t *ia = a->inbound ? a->peer : me, *ib = b->inbound ? b->peer : me;
 	int cmp = memcmp(ia, ib, MU_KEY_BYTES);
 
 	if (cmp == 0)
-		return a < b ? true : false; /* same opener: keep either, deterministically the older */
+		return false;
 	return cmp < 0;
 }
 
@@ -464,6 +498,8 @@ static void conn_established(struct conn *c)
 	c->n->stats.sessions_ok++;
 	log_info(SUB_LINK, "session up with %s (%s, %s) over %s", key_short(c->peer, k), pc->subject, pc->org,
 		 c->lk->peer.text);
+	if (!c->inbound)
+		node_peer_learned(c->n, &c->lk->peer, c->peer);
 	if (other) {
 		if (conn_preferred(other, c, me)) {
 			conn_close(c, "duplicate link to the same peer");

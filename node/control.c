@@ -3,10 +3,12 @@
  * message content except to the local user's own `inbox`, and the request
  * arguments (which may hold clinical text) are never logged. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../crypto/envelope.h"
 #include "clock.h"
@@ -453,6 +455,93 @@ static int ctl_inbox(struct node *n, const struct ctl_req *req, struct ctl_reply
 	return ret;
 }
 
+/* ---- import ---- */
+
+/* Reads one bundle file. The daemon opens it, so it must be a regular file
+ * the asking user could read anyway (owned by them or world-readable; root
+ * may import anything): the socket must not let its group read the
+ * daemon's files. */
+static int import_read(const char *path, uid_t uid, uint8_t *buf, size_t cap, size_t *len)
+{
+	struct stat st;
+	ssize_t got;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st))
+		ret = -errno;
+	else if (!S_ISREG(st.st_mode))
+		ret = -EINVAL;
+	else if (uid != 0 && st.st_uid != uid && !(st.st_mode & S_IROTH))
+		ret = -EACCES;
+	else if ((uint64_t)st.st_size > cap)
+		ret = MU_E_TOOBIG;
+	*len = 0;
+	while (!ret && *len < (size_t)st.st_size) {
+		got = read(fd, buf + *len, (size_t)st.st_size - *len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			ret = got < 0 ? -errno : MU_E_FORMAT; /* shrank while we read */
+		else
+			*len += (size_t)got;
+	}
+	close(fd);
+	return ret;
+}
+
+/* import FILE...: bundles carried in as files (a CA's revocations, above
+ * all), admitted and stored like bundles from a peer, then flooded. */
+static int ctl_import(struct node *n, const struct ctl_req *req, struct ctl_reply *r)
+{
+	static uint8_t enc[BUNDLE_ENC_MAX];
+	bool json = req->flags & CTL_F_JSON;
+	int ret, first_err = 0, stored = 0;
+	size_t len = 0;
+
+	if (req->argc < 2) {
+		ctl_reply_printf(r, "usage: muster import FILE...\n");
+		return MU_E_FORMAT;
+	}
+	if (json)
+		ctl_reply_printf(r, "[");
+	for (int i = 1; i < req->argc; i++) {
+		struct bundle b;
+		char id[2 * BUNDLE_ID_BYTES + 1] = "";
+
+		ret = import_read(req->argv[i], req->uid, enc, sizeof(enc), &len);
+		if (!ret)
+			ret = bundle_decode(&b, enc, len);
+		if (!ret) {
+			hex_encode(id, b.id, BUNDLE_ID_BYTES);
+			ret = node_ingest(n, enc, len, 0, NULL);
+		}
+		if (!ret)
+			ret = node_commit(n);
+		if (!ret)
+			stored++;
+		if (json) {
+			ctl_reply_printf(r, "%s{\"file\":", i > 1 ? "," : "");
+			json_str(r, req->argv[i]);
+			ctl_reply_printf(r, ",\"id\":\"%s\",\"result\":", id);
+			json_str(r, ret == 0 ? "stored" : ret == MU_E_EXISTS ? "duplicate" : mu_strerror(ret));
+			ctl_reply_printf(r, "}");
+		} else if (ret == 0 || ret == MU_E_EXISTS) {
+			ctl_reply_printf(r, "%s: %s %s\n", req->argv[i], ret ? "already stored" : "stored", id);
+		} else {
+			ctl_reply_printf(r, "%s: refused: %s\n", req->argv[i], mu_strerror(ret));
+		}
+		if (ret && ret != MU_E_EXISTS && !first_err)
+			first_err = ret;
+	}
+	if (json)
+		ctl_reply_printf(r, "]\n");
+	if (stored)
+		log_info(SUB_CTL, "imported %d bundle%s from files", stored, stored == 1 ? "" : "s");
+	return first_err;
+}
+
 /* ---- dispatch ---- */
 
 static int ctl_dispatch(void *user, const struct ctl_req *req, struct ctl_reply *r)
@@ -470,6 +559,8 @@ static int ctl_dispatch(void *user, const struct ctl_req *req, struct ctl_reply 
 		return ctl_inbox(n, req, r, false);
 	if (!strcmp(cmd, "sent"))
 		return ctl_inbox(n, req, r, true);
+	if (!strcmp(cmd, "import"))
+		return ctl_import(n, req, r);
 	ctl_reply_printf(r, "unknown command '%s'\n", cmd);
 	return -EINVAL;
 }

@@ -20,10 +20,12 @@
 #define CONNECT_DELAY_LARGER_KEY_MS 3000 /* let the smaller key connect first */
 
 /* Peers heard of (beacons, radio events, static config), for connect
- * decisions and backoff. Static peers have an all-zero key and are told
- * apart by address. */
+ * decisions and backoff. Static peers are reported with an all-zero key and
+ * told apart by address; their key is what answered there last (zero until
+ * a session with them has come up). */
 struct seen {
 	uint8_t key[MU_KEY_BYTES];
+	bool is_static;
 	struct link_addr addr;
 	struct driver_slot *drv;
 	uint64_t next_try_mono;
@@ -175,8 +177,8 @@ static void ev_peer_seen(void *user, struct link_driver *drv, const uint8_t key[
 	if (!n->cred_enc || !memcmp(key, identity_sign_pk(n->id), MU_KEY_BYTES))
 		return;
 	for (unsigned i = 0; i < seen_n; i++) {
-		if (is_static ? !strcmp(seen_tab[i].addr.text, addr->text)
-			      : !memcmp(seen_tab[i].key, key, MU_KEY_BYTES)) {
+		if (is_static ? seen_tab[i].is_static && !strcmp(seen_tab[i].addr.text, addr->text)
+			      : !seen_tab[i].is_static && !memcmp(seen_tab[i].key, key, MU_KEY_BYTES)) {
 			s = &seen_tab[i];
 			break;
 		}
@@ -184,6 +186,7 @@ static void ev_peer_seen(void *user, struct link_driver *drv, const uint8_t key[
 	if (!s) {
 		s = seen_n < SEEN_MAX ? &seen_tab[seen_n++] : &seen_tab[now % SEEN_MAX];
 		memcpy(s->key, key, MU_KEY_BYTES);
+		s->is_static = is_static;
 		s->backoff_ms = RECONNECT_MIN_MS;
 		/* Both ends hear each other's beacons; the smaller key dials
 		 * first so the usual case makes one link, not two. */
@@ -193,7 +196,9 @@ static void ev_peer_seen(void *user, struct link_driver *drv, const uint8_t key[
 	}
 	s->addr = *addr;
 	s->drv = slot_of(n, drv);
-	if (connected_to(n, key, addr)) {
+	/* A static peer that dialled us first is connected too, over its
+	 * inbound link: recognised by the key learnt on an earlier session. */
+	if (connected_to(n, s->key, addr)) {
 		s->backoff_ms = RECONNECT_MIN_MS;
 		return;
 	}
@@ -205,6 +210,14 @@ static void ev_peer_seen(void *user, struct link_driver *drv, const uint8_t key[
 	ret = s->drv->ops->connect(s->drv->drv, addr);
 	if (ret)
 		log_info(SUB_LINK, "connect to %s: %s", addr->text, mu_strerror(ret));
+}
+
+void node_peer_learned(struct node *n, const struct link_addr *addr, const uint8_t key[static MU_KEY_BYTES])
+{
+	(void)n;
+	for (unsigned i = 0; i < seen_n; i++)
+		if (seen_tab[i].is_static && !strcmp(seen_tab[i].addr.text, addr->text))
+			memcpy(seen_tab[i].key, key, MU_KEY_BYTES);
 }
 
 static void ev_link_up(void *user, struct link *lk, int inbound)
@@ -227,12 +240,25 @@ static void ev_link_drained(void *user, struct link *lk)
 	conn_link_drained(user, lk);
 }
 
+/* A radio driver's interface changed: tell the other drivers (the IP driver
+ * beacons at once on a fresh cell or a new station, so discovery does not
+ * wait for the next beacon interval). */
+static void ev_iface_event(void *user, struct link_driver *drv, const char *ifname, enum link_iface_ev ev)
+{
+	struct node *n = user;
+
+	for (unsigned i = 0; i < n->ndrv; i++)
+		if (n->drv[i].drv != drv && n->drv[i].ops->kick)
+			n->drv[i].ops->kick(n->drv[i].drv, ifname, ev);
+}
+
 static const struct link_events node_link_events = {
 	.peer_seen = ev_peer_seen,
 	.link_up = ev_link_up,
 	.link_data = ev_link_data,
 	.link_down = ev_link_down,
 	.link_drained = ev_link_drained,
+	.iface_event = ev_iface_event,
 };
 
 /* ---- start-up ---- */

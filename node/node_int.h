@@ -27,6 +27,7 @@
 #define HANDSHAKE_TIMEOUT_MS_DEFAULT 10000
 #define SYNC_INTERVAL_MS_DEFAULT 30000
 #define SYNC_DEBOUNCE_MS 50
+#define SYNC_RETRY_MS 500 /* after a failed round */
 #define PURGE_INTERVAL_MS_DEFAULT 60000
 #define RECONNECT_MIN_MS 500
 #define RECONNECT_MAX_MS 30000
@@ -63,6 +64,7 @@ struct conn {
 	bool sync_initiator; /* our key sorts first */
 	struct sync *sync;
 	bool sync_again;
+	bool poke_pending; /* sync_timer armed for a debounced round */
 	uint8_t *sync_rx; /* reassembly of a fragmented SYNC message */
 	size_t sync_rx_len;
 	uint64_t syncs_done, last_sync_ms;
@@ -132,6 +134,10 @@ struct verify_ctx node_verify_ctx(struct node *n);
 void node_keyset_add(struct node *n, uint64_t created, const uint8_t id[static BUNDLE_ID_BYTES]);
 void node_sync_started(struct node *n);
 void node_sync_ended(struct node *n);
+/* A session is up over an outbound link to addr: if addr is a static peer,
+ * key is who answers there (so a link that peer opens to us counts as
+ * being connected to it, and we do not dial it again). */
+void node_peer_learned(struct node *n, const struct link_addr *addr, const uint8_t key[static MU_KEY_BYTES]);
 
 /* ingest.c: admit and store one bundle received with hops travelled (0 for
  * bundles created here). Returns 0 when stored, MU_E_EXISTS for a

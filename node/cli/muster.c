@@ -3,6 +3,7 @@
  * talk to the daemon arrive with the mesh issue. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,34 @@ static int cmd_daemon(int argc, char **argv)
 	return ret ? 1 : 0;
 }
 
+/* import: the daemon opens the files, so it is given absolute paths. */
+static int cmd_import(int argc, char **argv)
+{
+	char *fwd[CTL_ARGS_MAX + 3];
+	int n = 0, ret;
+
+	if (argc > CTL_ARGS_MAX + 2) {
+		fprintf(stderr, "muster: too many arguments\n");
+		return 2;
+	}
+	for (int i = 0; i < argc; i++) {
+		bool opt = i == 0 || argv[i][0] == '-' || !strcmp(argv[i - 1], "--socket");
+
+		fwd[n] = opt ? strdup(argv[i]) : realpath(argv[i], NULL);
+		if (!fwd[n]) {
+			fprintf(stderr, "muster import: %s: %s\n", argv[i], strerror(errno));
+			ret = 1;
+			goto out;
+		}
+		n++;
+	}
+	ret = cmd_daemon(n, fwd);
+out:
+	while (n)
+		free(fwd[--n]);
+	return ret;
+}
+
 static const struct subcommand commands[] = {
 	{ "send", cmd_daemon, "[--to all|role:R|person:KEY] [--priority P] [--expires-min M] TEXT",
 	  "send an encrypted message" },
@@ -162,6 +191,7 @@ static const struct subcommand commands[] = {
 	{ "sent", cmd_daemon, "[--json] [--limit N]", "messages you sent" },
 	{ "peers", cmd_daemon, "[--json]", "links to other nodes" },
 	{ "status", cmd_daemon, "[--json]", "this node, its store and its links" },
+	{ "import", cmd_import, "[--json] FILE...", "store bundle files (e.g. a CA's revocation) and flood them" },
 	{ "keygen", cmd_keygen, "--out FILE [--keyfile KF | --passphrase-file PF]",
 	  "create a staff or node identity (FILE secret, FILE.pub public)" },
 	{ "pubkey", cmd_pubkey, "IDENTITY-FILE", "print an identity's key id" },
