@@ -158,7 +158,7 @@ static int ctl_peers(struct node *n, const struct ctl_req *req, struct ctl_reply
 	if (json)
 		ctl_reply_printf(r, "[");
 	else
-		ctl_reply_printf(r, "%-16s %-24s %-10s %-9s %-3s %-30s %7s %7s %6s\n", "PEER", "NAME", "ROLE", "STATE",
+		ctl_reply_printf(r, "%-16s %-24s %-10s %-9s %-3s %-44s %7s %7s %6s\n", "PEER", "NAME", "ROLE", "STATE",
 				 "DIR", "ADDRESS", "IN", "OUT", "SYNCS");
 	for (struct conn *c = n->conns; c; c = c->next) {
 		char k[17] = "-";
@@ -182,7 +182,7 @@ static int ctl_peers(struct node *n, const struct ctl_req *req, struct ctl_reply
 					    ",\"syncs\":%" PRIu64 ",\"queued\":%zu}",
 					 c->lk->ops->name, c->bundles_in, c->bundles_out, c->syncs_done, c->oq.n);
 		} else {
-			ctl_reply_printf(r, "%-16s %-24.24s %-10s %-9s %-3s %-30.30s %7" PRIu64 " %7" PRIu64 " %6" PRIu64 "\n",
+			ctl_reply_printf(r, "%-16s %-24.24s %-10s %-9s %-3s %-44.44s %7" PRIu64 " %7" PRIu64 " %6" PRIu64 "\n",
 					 k, name, role, conn_state_name(c), c->inbound ? "in" : "out", c->lk->peer.text,
 					 c->bundles_in, c->bundles_out, c->syncs_done);
 		}
