@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -230,6 +231,21 @@ static int collect_recipient(void *ctx, const struct cred *c)
 	return 0;
 }
 
+#define CHANNEL_NAME_MAX 64
+#define CHANNEL_ID_BYTES 16
+
+/* BLAKE2b-128 of a domain tag and the channel's name. */
+static void channel_id(uint8_t out[static CHANNEL_ID_BYTES], const char *name)
+{
+	static const char tag[] = "muster/channel/1:";
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, CHANNEL_ID_BYTES);
+	crypto_generichash_update(&st, (const uint8_t *)tag, sizeof(tag) - 1);
+	crypto_generichash_update(&st, (const uint8_t *)name, strlen(name));
+	crypto_generichash_final(&st, out, CHANNEL_ID_BYTES);
+}
+
 static int parse_dest(struct node *n, const char *to, struct bundle *b, struct recipients *rs, struct ctl_reply *r)
 {
 	struct cred c;
@@ -263,7 +279,23 @@ static int parse_dest(struct node *n, const char *to, struct bundle *b, struct r
 		rs->archive_only = true;
 		return store_scan_creds(n->store, collect_recipient, rs);
 	}
-	ctl_reply_printf(r, "--to must be all, role:NAME or person:KEYID\n");
+	if (!strncmp(to, "channel:", 8)) {
+		size_t len = strlen(to + 8);
+
+		if (!len || len > CHANNEL_NAME_MAX) {
+			ctl_reply_printf(r, "channel names are 1..%d bytes\n", CHANNEL_NAME_MAX);
+			return MU_E_FORMAT;
+		}
+		/* The channel id names the channel on the wire without its name.
+		 * Until channels carry their own membership and epoch keys, a
+		 * channel message is encrypted to every staff credential known
+		 * here, as for "all" (docs/operations.md). */
+		b->dest_type = DEST_CHANNEL;
+		b->dest_len = CHANNEL_ID_BYTES;
+		channel_id(b->dest, to + 8);
+		return store_scan_creds(n->store, collect_recipient, rs);
+	}
+	ctl_reply_printf(r, "--to must be all, role:NAME, person:KEYID or channel:NAME\n");
 	return MU_E_FORMAT;
 }
 
@@ -285,7 +317,7 @@ static int ctl_send(struct node *n, const struct ctl_req *req, struct ctl_reply 
 		return MU_E_NOCRED;
 	}
 	if (!text || !*text || (req->argc >= 3 && !strncmp(req->argv[req->argc - 2], "--", 2))) {
-		ctl_reply_printf(r, "usage: muster send [--to all|role:NAME|person:KEYID] [--priority P] "
+		ctl_reply_printf(r, "usage: muster send [--to all|role:NAME|person:KEYID|channel:NAME] [--priority P] "
 				    "[--expires-min M] [--hops H] TEXT\n");
 		return MU_E_FORMAT;
 	}
@@ -363,7 +395,7 @@ static bool for_user(const struct node *n, const struct bundle *b)
 	case DEST_ALL: return true;
 	case DEST_PERSON: return !memcmp(b->dest, identity_sign_pk(n->user), MU_KEY_BYTES);
 	case DEST_ROLE: return b->dest[0] == n->user_cred.role;
-	case DEST_CHANNEL: return false; /* channels arrive with their keys */
+	case DEST_CHANNEL: return true; /* every staff member, until channels carry membership */
 	}
 	return false;
 }

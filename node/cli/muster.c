@@ -185,7 +185,7 @@ out:
 }
 
 static const struct subcommand commands[] = {
-	{ "send", cmd_daemon, "[--to all|role:R|person:KEY] [--priority P] [--expires-min M] TEXT",
+	{ "send", cmd_daemon, "[--to all|role:R|person:KEY|channel:NAME] [--priority P] [--expires-min M] TEXT",
 	  "send an encrypted message" },
 	{ "inbox", cmd_daemon, "[--json] [--limit N]", "messages for you" },
 	{ "sent", cmd_daemon, "[--json] [--limit N]", "messages you sent" },
