@@ -75,40 +75,32 @@ int rd_u64(struct rd *rd, uint64_t *v)
 
 /* Length-prefixed reads restore the reader on failure so that the caller's
  * reader never points into the middle of a field. */
-int rd_lv8(struct rd *rd, size_t max, const uint8_t **p, size_t *n)
+static int rd_lv(struct rd *rd, size_t width, size_t max, const uint8_t **p, size_t *n)
 {
 	struct rd save = *rd;
-	uint8_t len;
-	int ret = rd_u8(rd, &len);
+	uint64_t len;
+	int ret = rd_be(rd, width, &len);
 
 	if (!ret && len > max)
 		ret = MU_E_TOOBIG;
 	if (!ret)
-		ret = rd_slice(rd, len, p);
+		ret = rd_slice(rd, (size_t)len, p);
 	if (ret) {
 		*rd = save;
 		return ret;
 	}
-	*n = len;
+	*n = (size_t)len;
 	return 0;
+}
+
+int rd_lv8(struct rd *rd, size_t max, const uint8_t **p, size_t *n)
+{
+	return rd_lv(rd, 1, max, p, n);
 }
 
 int rd_lv32(struct rd *rd, size_t max, const uint8_t **p, size_t *n)
 {
-	struct rd save = *rd;
-	uint32_t len;
-	int ret = rd_u32(rd, &len);
-
-	if (!ret && len > max)
-		ret = MU_E_TOOBIG;
-	if (!ret)
-		ret = rd_slice(rd, len, p);
-	if (ret) {
-		*rd = save;
-		return ret;
-	}
-	*n = len;
-	return 0;
+	return rd_lv(rd, 4, max, p, n);
 }
 
 int rd_end(const struct rd *rd)
