@@ -34,3 +34,4 @@ function(mu_radiolab_test name)
 endfunction()
 
 mu_radiolab_test(radiolab-smoke SCRIPTS ${MU_RADIOLAB_DIR}/smoke.sh TIMEOUT 400)
+mu_radiolab_test(radiolab-wifi SCRIPTS ${MU_RADIOLAB_DIR}/wifi-ibss.sh ${MU_RADIOLAB_DIR}/wifi-mesh.sh TIMEOUT 600 SCRIPT_TIMEOUT 270)
