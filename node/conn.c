@@ -58,6 +58,15 @@ static void close_now(void *user)
 	c->lk->ops->close(c->lk);
 }
 
+static void sync_release(struct conn *c)
+{
+	if (!c->sync)
+		return;
+	sync_free(c->sync);
+	c->sync = NULL;
+	node_sync_ended(c->n);
+}
+
 void conn_close(struct conn *c, const char *why)
 {
 	char k[17];
@@ -66,11 +75,10 @@ void conn_close(struct conn *c, const char *why)
 		return;
 	log_info(SUB_LINK, "closing link %s (peer %s): %s", c->lk->peer.text,
 		 c->st == CONN_UP ? key_short(c->peer, k) : "unauthenticated", why);
-	if (c->sync) {
-		sync_free(c->sync);
-		c->sync = NULL;
-		node_sync_ended(c->n);
-	}
+	/* A sync machine that is running (its callbacks led here) is freed
+	 * when it returns, by whoever called it. */
+	if (!c->in_sync)
+		sync_release(c);
 	c->st = CONN_CLOSING;
 	loop_timer_disarm(c->sync_timer);
 	/* Close on the next turn so no caller up the stack sees it vanish. */
@@ -143,8 +151,11 @@ static void conn_pump(struct conn *c)
 {
 	struct outq_item it;
 	uint64_t now = mu_now_ms();
+	/* A slow link asks for less queued (struct link.pump_high_water), so
+	 * an immediate bundle waits behind one bundle frame at most. */
+	size_t high = c->lk->pump_high_water ? c->lk->pump_high_water : PUMP_HIGH_WATER;
 
-	while (c->st == CONN_UP && c->lk->ops->queued(c->lk) < PUMP_HIGH_WATER && outq_pop(&c->oq, &it) == 0) {
+	while (c->st == CONN_UP && c->lk->ops->queued(c->lk) < high && outq_pop(&c->oq, &it) == 0) {
 		struct store_meta meta;
 		struct bundle b;
 		struct wr fw;
@@ -256,8 +267,15 @@ static void sync_continue(struct conn *c)
 	while (c->sync && c->st == CONN_UP && sync_want_send(c->sync)) {
 		struct wr mw = wr_make(sync_buf, SYNC_MSG_MAX);
 		size_t off = 0;
-		int ret = sync_build_message(c->sync, &mw);
+		int ret;
 
+		c->in_sync++;
+		ret = sync_build_message(c->sync, &mw);
+		c->in_sync--;
+		if (c->st == CONN_CLOSING) {
+			sync_release(c);
+			return;
+		}
 		if (ret) {
 			sync_finish(c, ret);
 			return;
@@ -334,6 +352,21 @@ void conn_poke(struct conn *c)
 	}
 }
 
+/* Runs the machine on one message. Its callbacks may close the conn (a send
+ * fails); then the machine is released here, after it has returned, and
+ * c->sync is NULL. */
+static int sync_recv_guarded(struct conn *c, const uint8_t *msg, size_t len)
+{
+	int ret;
+
+	c->in_sync++;
+	ret = sync_recv_message(c->sync, msg, len);
+	c->in_sync--;
+	if (c->st == CONN_CLOSING)
+		sync_release(c);
+	return ret;
+}
+
 static void on_sync_message(struct conn *c, const uint8_t *msg, size_t len)
 {
 	int ret;
@@ -347,7 +380,9 @@ static void on_sync_message(struct conn *c, const uint8_t *msg, size_t len)
 			return;
 		}
 	}
-	ret = sync_recv_message(c->sync, msg, len);
+	ret = sync_recv_guarded(c, msg, len);
+	if (!c->sync)
+		return; /* the conn closed under the machine's callbacks */
 	if (ret == MU_E_MISMATCH && !sync_error(c->sync)) {
 		if (c->sync_initiator)
 			return; /* a stale reply: dropped */
@@ -357,7 +392,9 @@ static void on_sync_message(struct conn *c, const uint8_t *msg, size_t len)
 		sync_finish(c, -ECANCELED);
 		ret = sync_begin(c, SYNC_RESPONDER);
 		if (!ret)
-			ret = sync_recv_message(c->sync, msg, len);
+			ret = sync_recv_guarded(c, msg, len);
+		if (!c->sync)
+			return;
 		if (ret) {
 			if (c->sync)
 				sync_finish(c, ret);
@@ -387,7 +424,9 @@ static void on_bundle(struct conn *c, const struct frame *f)
 		c->sync_again = true;
 		conn_poke(c);
 	}
-	if (ret != MU_E_EXISTS)
+	/* Rate-limited refusals are logged once per sender per interval by
+	 * the limiter; a line per bundle would itself be a flood. */
+	if (ret != MU_E_EXISTS && ret != MU_E_RATE)
 		log_info(SUB_BUNDLE, "bundle from %s refused: %s", key_short(c->peer, k), mu_strerror(ret));
 }
 
@@ -468,15 +507,32 @@ static int on_frame(void *user, const uint8_t *p, size_t len)
 
 /* ---- session ---- */
 
-/* Of two links to the same peer, keep the one the smaller key opened, so
- * both ends choose the same one without talking about it. Both opened by
- * the same end: the opener dials again only after giving up on the older
- * link, which may be half-open here (cut without a reset reaching us), so
- * the newer one, b, wins. */
+/* A driver's place in link_drivers[] (preference order: tcp first). */
+static size_t driver_rank(const struct link *lk)
+{
+	size_t i = 0;
+
+	while (link_drivers[i] && link_drivers[i] != lk->ops)
+		i++;
+	return i;
+}
+
+/* Of two links to the same peer, keep the one over the better driver (the
+ * earlier in link_drivers[]: Wi-Fi/IP before Bluetooth). Over the same
+ * driver, keep the one the smaller key opened, so both ends choose the same
+ * one without talking about it (both ends list the drivers in the same
+ * order). Both opened by the same end: the opener dials again only after
+ * giving up on the older link, which may be half-open here (cut without a
+ * reset reaching us), so the newer one, b, wins. */
 static bool conn_preferred(const struct conn *a, const struct conn *b, const uint8_t *me)
 {
 	const uint8_t *ia = a->inbound ? a->peer : me, *ib = b->inbound ? b->peer : me;
-	int cmp = memcmp(ia, ib, MU_KEY_BYTES);
+	size_t ra = driver_rank(a->lk), rb = driver_rank(b->lk);
+	int cmp;
+
+	if (ra != rb)
+		return ra < rb;
+	cmp = memcmp(ia, ib, MU_KEY_BYTES);
 
 	if (cmp == 0)
 		return false;

@@ -107,9 +107,11 @@ static int ctl_status(struct node *n, const struct ctl_req *req, struct ctl_repl
 				 ",\"store\":{\"bundles\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"credentials\":%" PRIu64
 				 ",\"revoked\":%" PRIu64 ",\"evicted\":%" PRIu64 "},\"peers_up\":%u,"
 				 "\"bundles_received\":%" PRIu64 ",\"bundles_duplicate\":%" PRIu64
-				 ",\"bundles_refused\":%" PRIu64 ",\"bundles_local\":%" PRIu64 ",\"links\":[",
+				 ",\"bundles_refused\":%" PRIu64 ",\"bundles_local\":%" PRIu64
+				 ",\"rate_limited\":%" PRIu64 ",\"links\":[",
 				 st.count, st.bytes, st.creds, st.revoked, st.evicted, up, n->stats.bundles_in,
-				 n->stats.bundles_dup, n->stats.bundles_rejected, n->stats.bundles_local);
+				 n->stats.bundles_dup, n->stats.bundles_rejected, n->stats.bundles_local,
+				 n->stats.rate_limited);
 	} else {
 		ctl_reply_printf(r, "node      %s\nrole      %s\n", key, n->role == NODE_HOSPITAL ? "hospital" : "field");
 		ctl_reply_printf(r, "enrolled  %s\n", n->cred_enc ? n->cred.subject : "no (no node credential)");
@@ -118,9 +120,9 @@ static int ctl_status(struct node *n, const struct ctl_req *req, struct ctl_repl
 				    " revoked, %" PRIu64 " evicted\n",
 				 st.count, st.bytes, st.creds, st.revoked, st.evicted);
 		ctl_reply_printf(r, "bundles   %" PRIu64 " received, %" PRIu64 " duplicate, %" PRIu64 " refused, %" PRIu64
-				    " created here\n",
+				    " rate-limited, %" PRIu64 " created here\n",
 				 n->stats.bundles_in, n->stats.bundles_dup, n->stats.bundles_rejected,
-				 n->stats.bundles_local);
+				 n->stats.rate_limited, n->stats.bundles_local);
 		ctl_reply_printf(r, "peers     %u up\n\n%-10s %-16s %-8s %-8s %6s %6s %12s %12s\n", up, "DRIVER", "INTERFACE",
 				 "MODE", "FREQ", "SEEN", "LINKS", "BYTES IN", "BYTES OUT");
 	}

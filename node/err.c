@@ -22,6 +22,7 @@ static const char *const mu_errstr[] = {
 	[-(MU_E_MISMATCH - MU_E_FIRST)] = "fields do not match",
 	[-(MU_E_HOPS - MU_E_FIRST)] = "hop limit exceeded",
 	[-(MU_E_STORE - MU_E_FIRST)] = "storage failure",
+	[-(MU_E_RATE - MU_E_FIRST)] = "sender over its rate limit",
 };
 
 const char *mu_strerror(int err)

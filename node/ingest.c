@@ -3,16 +3,105 @@
  * LMDB transaction, committed on the next turn (or at once when the CLI
  * waits for durability). Only after the commit does a bundle become visible
  * to sync, get pushed to peers (immediate and urgent at once) or delivered
- * to the local user, so nothing is ever offered that a crash could lose. */
+ * to the local user, so nothing is ever offered that a crash could lose.
+ *
+ * Bundles from peers are also held to a per-sender budget (ratelimit.h):
+ * one for immediate and urgent, one for routine and bulk. The budget is
+ * checked before admission (an over-budget sender costs no signature check)
+ * and charged only once the bundle is stored, so a forged bundle naming
+ * another sender never spends that sender's budget. A refused bundle is not
+ * stored, so the peer's next sync finds we still lack it and offers it
+ * again: that is the back-pressure. Bundles created or imported here are
+ * not limited: the local user is limited by every peer that receives from
+ * them, and a revocation (signed by a trusted CA) is never limited. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "config.h"
 #include "err.h"
 #include "hex.h"
 #include "log.h"
 #include "node_int.h"
+
+/* Per-sender budgets; config keys in [node], 0 rate = no limit. Bursts
+ * start full, so an ordinary backlog (a ferried day of one crew's traffic)
+ * passes at once and only a sustained flood is held to the rate. */
+#define RATE_BYTES_DEFAULT (512u << 10)
+#define RATE_BURST_BYTES_DEFAULT (16u << 20)
+#define RATE_BUNDLES_DEFAULT 200
+#define RATE_BURST_BUNDLES_DEFAULT 5000
+#define RATE_URGENT_BYTES_DEFAULT (64u << 10)
+#define RATE_URGENT_BURST_BYTES_DEFAULT (1u << 20)
+#define RATE_URGENT_BUNDLES_DEFAULT 20
+#define RATE_URGENT_BURST_BUNDLES_DEFAULT 500
+#define RATE_BURST_BYTES_MIN (128u << 10) /* above the largest bundle, so any bundle can pass */
+
+struct rate_key {
+	const char *key;
+	uint64_t def, min;
+	size_t off;
+};
+
+#define RK(k, d, m, cls, field) { k, d, m, offsetof(struct rl_conf, cls) + offsetof(struct rl_rate, field) }
+
+static const struct rate_key rate_keys[] = {
+	RK("rate_bytes_per_s", RATE_BYTES_DEFAULT, 0, cls[RL_BULK], bytes_per_s),
+	RK("rate_burst_bytes", RATE_BURST_BYTES_DEFAULT, RATE_BURST_BYTES_MIN, cls[RL_BULK], burst_bytes),
+	RK("rate_bundles_per_s", RATE_BUNDLES_DEFAULT, 0, cls[RL_BULK], bundles_per_s),
+	RK("rate_burst_bundles", RATE_BURST_BUNDLES_DEFAULT, 1, cls[RL_BULK], burst_bundles),
+	RK("rate_urgent_bytes_per_s", RATE_URGENT_BYTES_DEFAULT, 0, cls[RL_URGENT], bytes_per_s),
+	RK("rate_urgent_burst_bytes", RATE_URGENT_BURST_BYTES_DEFAULT, RATE_BURST_BYTES_MIN, cls[RL_URGENT],
+	   burst_bytes),
+	RK("rate_urgent_bundles_per_s", RATE_URGENT_BUNDLES_DEFAULT, 0, cls[RL_URGENT], bundles_per_s),
+	RK("rate_urgent_burst_bundles", RATE_URGENT_BURST_BUNDLES_DEFAULT, 1, cls[RL_URGENT], burst_bundles),
+};
+
+int ingest_open(struct node *n)
+{
+	struct rl_conf conf = { 0 };
+	uint64_t senders;
+	int ret;
+
+	for (size_t i = 0; i < sizeof(rate_keys) / sizeof(rate_keys[0]); i++) {
+		const struct rate_key *k = &rate_keys[i];
+
+		if (config_u64(n->cfg, "node", k->key, k->def, k->min, 1ull << 40,
+			       (uint64_t *)((char *)&conf + k->off)))
+			return MU_E_CONFIG;
+	}
+	if (config_u64(n->cfg, "node", "rate_senders", RL_SENDERS_DEFAULT, 16, 65535, &senders))
+		return MU_E_CONFIG;
+	conf.max_senders = (size_t)senders;
+	ret = ratelimit_new(&n->rl, &conf);
+	if (ret)
+		log_err(SUB_MAIN, "cannot make the rate limiter: %s", mu_strerror(ret));
+	return ret;
+}
+
+void ingest_close(struct node *n)
+{
+	ratelimit_free(n->rl);
+	n->rl = NULL;
+}
+
+/* Counted always, logged once per sender per RL_LOG_INTERVAL_MS. */
+static void rate_refused(struct node *n, const struct bundle *b, uint64_t now)
+{
+	uint64_t more = 0;
+	char k[17];
+
+	n->stats.rate_limited++;
+	if (!ratelimit_refused(n->rl, b->sender, now, &more))
+		return;
+	hex_encode(k, b->sender, 8);
+	log_warn(SUB_BUNDLE,
+		 "sender %s over its rate limit: %s bundle refused, %llu more since the last report "
+		 "(peers offer them again later)",
+		 k, bundle_prio_name(b->prio), (unsigned long long)more);
+}
 
 static void commit_tick(void *user)
 {
@@ -99,6 +188,8 @@ int node_ingest(struct node *n, const uint8_t *enc, size_t len, uint8_t hops, st
 	struct bundle b;
 	struct cred c;
 	struct fresh *f;
+	bool limited = false;
+	uint64_t mono = 0;
 	int ret;
 
 	ret = bundle_decode(&b, enc, len);
@@ -107,6 +198,15 @@ int node_ingest(struct node *n, const uint8_t *enc, size_t len, uint8_t hops, st
 		if (ret == 1) {
 			n->stats.bundles_dup++;
 			return MU_E_EXISTS;
+		}
+	}
+	if (!ret && from && n->rl && b.kind != BK_REVOCATION) {
+		limited = true;
+		mono = loop_now_mono_ms();
+		ret = ratelimit_check(n->rl, b.sender, b.prio, len, mono);
+		if (ret) {
+			rate_refused(n, &b, mono);
+			return ret;
 		}
 	}
 	if (!ret)
@@ -133,6 +233,8 @@ int node_ingest(struct node *n, const uint8_t *enc, size_t len, uint8_t hops, st
 				 bundle_prio_name(b.prio));
 		return ret;
 	}
+	if (limited)
+		ratelimit_charge(n->rl, b.sender, b.prio, len, mono);
 	if (b.kind == BK_REVOCATION)
 		apply_revocation(n, rkey);
 	f = &n->fresh[n->fresh_n++];

@@ -574,6 +574,8 @@ int node_open(struct node **out, struct loop *loop, struct config *cfg)
 	n->loop = loop;
 	n->cfg = cfg;
 	ret = node_read_config(n);
+	if (!ret)
+		ret = ingest_open(n);
 	if (!ret && mkdir(n->data_dir, 0700) && errno != EEXIST)
 		ret = -errno;
 	if (!ret)
@@ -624,6 +626,7 @@ void node_close(struct node *n)
 	}
 	loop_timer_free(n->commit_timer);
 	loop_timer_free(n->purge_timer);
+	ingest_close(n);
 	keyset_free(n->keys);
 	free(n->keys_pending_add);
 	free(n->fresh);

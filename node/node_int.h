@@ -14,6 +14,7 @@
 #include "keyset.h"
 #include "loop.h"
 #include "node.h"
+#include "ratelimit.h"
 #include "store.h"
 #include "sync.h"
 #include "verify.h"
@@ -31,7 +32,7 @@
 #define PURGE_INTERVAL_MS_DEFAULT 60000
 #define RECONNECT_MIN_MS 500
 #define RECONNECT_MAX_MS 30000
-#define PUMP_HIGH_WATER (256u << 10) /* bytes queued on a link before we stop adding */
+#define PUMP_HIGH_WATER (256u << 10) /* bytes queued on a link before we stop adding; a link may ask for less */
 
 struct outq_item {
 	uint8_t prio;
@@ -41,10 +42,14 @@ struct outq_item {
 };
 
 /* Bundles waiting to be sent to one peer: a binary heap ordered by
- * priority, then size, then age, so immediate bundles always go next. */
+ * priority, then size, then age, so immediate bundles always go next; and
+ * a hash set of the ids in it, so a bundle offered again (every sync round
+ * offers everything the peer still lacks) is queued once. */
 struct outq {
 	struct outq_item *v;
 	size_t n, cap;
+	uint8_t (*set)[BUNDLE_ID_BYTES]; /* open addressing; all-zero = free */
+	size_t slots;                    /* 0 or a power of two >= 2 * cap */
 };
 
 enum conn_state { CONN_HANDSHAKE, CONN_UP, CONN_CLOSING };
@@ -63,6 +68,7 @@ struct conn {
 	uint8_t peer_role; /* NODE_FIELD / NODE_HOSPITAL, from HELLO */
 	bool sync_initiator; /* our key sorts first */
 	struct sync *sync;
+	unsigned in_sync; /* > 0 while the sync machine runs (its callbacks may close us) */
 	bool sync_again;
 	bool poke_pending; /* sync_timer armed for a debounced round */
 	uint8_t *sync_rx; /* reassembly of a fragmented SYNC message */
@@ -114,6 +120,7 @@ struct node {
 	size_t fresh_n;
 	struct loop_timer *commit_timer;
 	struct loop_timer *purge_timer;
+	struct ratelimit *rl; /* per-sender budgets for bundles from peers */
 
 	struct driver_slot drv[NODE_DRIVERS_MAX];
 	unsigned ndrv;
@@ -126,6 +133,7 @@ struct node {
 	struct {
 		uint64_t bundles_in, bundles_dup, bundles_rejected, bundles_local;
 		uint64_t sessions_ok, sessions_refused;
+		uint64_t rate_limited; /* from peers, over their sender's budget */
 	} stats;
 };
 
@@ -139,9 +147,15 @@ void node_sync_ended(struct node *n);
  * being connected to it, and we do not dial it again). */
 void node_peer_learned(struct node *n, const struct link_addr *addr, const uint8_t key[static MU_KEY_BYTES]);
 
-/* ingest.c: admit and store one bundle received with hops travelled (0 for
+/* ingest.c: reads the [node] rate_* keys and makes the per-sender rate
+ * limiter (MU_E_CONFIG on a bad value); ingest_close is NULL-safe. */
+int ingest_open(struct node *n);
+void ingest_close(struct node *n);
+/* Admits and stores one bundle received with hops travelled (0 for
  * bundles created here). Returns 0 when stored, MU_E_EXISTS for a
- * duplicate, or the admission/store error. */
+ * duplicate, MU_E_RATE when from a peer and its sender is over budget
+ * (not stored: the peer offers it again at a later sync), or the
+ * admission/store error. */
 int node_ingest(struct node *n, const uint8_t *enc, size_t len, uint8_t hops, struct conn *from);
 /* Commits the open batch now (the CLI waits for durability on send). */
 int node_commit(struct node *n);
@@ -161,7 +175,8 @@ void conn_poke(struct conn *c);
 struct conn *conn_find_peer(struct node *n, const uint8_t key[static MU_KEY_BYTES]);
 const char *conn_state_name(const struct conn *c);
 
-/* outq.c */
+/* outq.c: outq_push returns 0 also when the id is already queued (and
+ * queues nothing), -ENOBUFS at OUTQ_MAX, -ENOMEM. */
 int outq_push(struct outq *q, const struct outq_item *it);
 int outq_pop(struct outq *q, struct outq_item *out); /* 0, or -ENOENT when empty */
 void outq_free(struct outq *q);

@@ -62,6 +62,11 @@ struct link {
 	struct link_addr peer; /* where it goes, for logs and `muster peers` */
 	struct link_stats stats;
 	void *core_data;       /* the node core's per-link state */
+	/* Set by the driver before link_up (0 = the core's default): how many
+	 * bytes the core keeps queued on this link before it stops adding
+	 * bundles. A slow link (Bluetooth) asks for a few KB, so an immediate
+	 * bundle never waits behind a long queue of bulk ones. */
+	size_t pump_high_water;
 };
 
 /* Callbacks from a driver into the node core (all on the loop thread). */
@@ -122,6 +127,9 @@ struct link_ops {
 extern const struct link_ops link_tcp_ops;
 /* Sets up IBSS / 802.11s over nl80211; carries no data itself (see wifi.c). */
 extern const struct link_ops link_wifi_ops;
+/* LE advertising + discovery through bluetoothd (D-Bus), data over L2CAP
+ * LE credit-based (or BR/EDR) channels (see bluetooth.c). */
+extern const struct link_ops link_bluetooth_ops;
 
 /* NULL-terminated, in preference order. */
 extern const struct link_ops *const link_drivers[];
