@@ -3,6 +3,7 @@
  * message content except to the local user's own `inbox`, and the request
  * arguments (which may hold clinical text) are never logged. */
 #include <errno.h>
+#include <spawn.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "err.h"
 #include "hex.h"
 #include "log.h"
+#include "nhsnum.h"
 #include "node_int.h"
 
 #define SEND_TEXT_MAX 4096               /* bytes of message text */
@@ -301,13 +303,60 @@ static int parse_dest(struct node *n, const char *to, struct bundle *b, struct r
 	return MU_E_FORMAT;
 }
 
+/* The one positional argument of send: everything else is an option with
+ * a value or a flag. NULL if there is not exactly one. */
+static const char *send_text(const struct ctl_req *req)
+{
+	static const char *const with_value[] = { "--to", "--priority", "--expires-min", "--hops" };
+	const char *text = NULL;
+
+	for (int i = 1; i < req->argc; i++) {
+		bool skip = false;
+
+		for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++)
+			if (!strcmp(req->argv[i], with_value[k]))
+				skip = true;
+		if (skip) {
+			i++;
+			continue;
+		}
+		if (!strcmp(req->argv[i], "--confirm-identifier"))
+			continue;
+		if (text)
+			return NULL;
+		text = req->argv[i];
+	}
+	return text;
+}
+
+/* Patient-identifier minimisation ([messaging] nhs_number): an NHS number
+ * in a message is refused unless the sender confirms it (warn, the
+ * default) or always (block); the reply points to the casualty tag. */
+static int check_identifiers(struct node *n, const char *text, bool confirmed, struct ctl_reply *r)
+{
+	size_t at, span;
+
+	if (n->nhs_policy == NHS_ALLOW || !nhs_number_find(text, strlen(text), &at, &span))
+		return 0;
+	if (n->nhs_policy == NHS_WARN && confirmed)
+		return 0;
+	ctl_reply_printf(r, "not sent: the text contains what looks like an NHS number (\"%.*s\").\n"
+			    "Minimise patient identifiers: use the casualty's triage tag number instead.\n",
+			 (int)span, text + at);
+	if (n->nhs_policy == NHS_WARN)
+		ctl_reply_printf(r, "If the number must go, send again with --confirm-identifier.\n");
+	else
+		ctl_reply_printf(r, "This node is configured to block them ([messaging] nhs_number = block).\n");
+	return MU_E_IDENTIFIER;
+}
+
 static int ctl_send(struct node *n, const struct ctl_req *req, struct ctl_reply *r)
 {
 	static uint8_t content[1 + SEND_TEXT_MAX], env[ENVELOPE_OVERHEAD(ENVELOPE_RECIPIENTS_MAX) + 1 + SEND_TEXT_MAX];
 	static uint8_t enc[BUNDLE_ENC_MAX];
 	const char *to = arg_value(req, "--to"), *prio = arg_value(req, "--priority");
 	const char *exp = arg_value(req, "--expires-min"), *hops = arg_value(req, "--hops");
-	const char *text = req->argc > 1 ? req->argv[req->argc - 1] : NULL;
+	const char *text = send_text(req);
 	struct recipients rs = { 0 };
 	struct bundle b = { .kind = BK_MESSAGE, .prio = PRIO_ROUTINE, .hop_limit = SEND_HOPS_DEFAULT };
 	unsigned long minutes = SEND_EXPIRES_MIN_DEFAULT, h;
@@ -318,15 +367,18 @@ static int ctl_send(struct node *n, const struct ctl_req *req, struct ctl_reply 
 		ctl_reply_printf(r, "no user on this node: set [user] identity and credential in the config\n");
 		return MU_E_NOCRED;
 	}
-	if (!text || !*text || (req->argc >= 3 && !strncmp(req->argv[req->argc - 2], "--", 2))) {
+	if (!text || !*text) {
 		ctl_reply_printf(r, "usage: muster send [--to all|role:NAME|person:KEYID|channel:NAME] [--priority P] "
-				    "[--expires-min M] [--hops H] TEXT\n");
+				    "[--expires-min M] [--hops H] [--confirm-identifier] TEXT\n");
 		return MU_E_FORMAT;
 	}
 	if (strlen(text) > SEND_TEXT_MAX) {
 		ctl_reply_printf(r, "message text is limited to %d bytes (attachments carry more)\n", SEND_TEXT_MAX);
 		return MU_E_TOOBIG;
 	}
+	ret = check_identifiers(n, text, arg_flag(req, "--confirm-identifier"), r);
+	if (ret)
+		return ret;
 	if (prio && bundle_prio_parse(prio, &b.prio)) {
 		ctl_reply_printf(r, "priority must be immediate, urgent, routine or bulk\n");
 		return MU_E_FORMAT;
@@ -627,6 +679,29 @@ void control_close(struct node *n)
 	n->ctl = NULL;
 }
 
+/* The notification hook ([messaging] notify_command): run without a shell,
+ * with the sender's name, the priority and the destination in its
+ * environment and nothing of the content, so a lock screen or pager shows
+ * who and how urgent, never what. musterd ignores SIGCHLD, so children are
+ * reaped by the kernel and the loop never waits for them. */
+static void run_notify(struct node *n, const struct bundle *b, const char *from)
+{
+	char sender[160], prio[48], dest[96], chan[2 * BUNDLE_DEST_MAX + 1] = "";
+	char *argv[] = { n->notify_cmd, NULL };
+	char *envp[] = { sender, prio, dest, "PATH=/usr/bin:/bin", NULL };
+	pid_t pid;
+	int ret;
+
+	if (b->dest_type == DEST_CHANNEL)
+		hex_encode(chan, b->dest, b->dest_len);
+	snprintf(sender, sizeof(sender), "MUSTER_SENDER=%s", from);
+	snprintf(prio, sizeof(prio), "MUSTER_PRIORITY=%s", bundle_prio_name(b->prio));
+	snprintf(dest, sizeof(dest), "MUSTER_DEST=%s%s%s", dest_type_name(b->dest_type), *chan ? ":" : "", chan);
+	ret = posix_spawn(&pid, n->notify_cmd, NULL, NULL, argv, envp);
+	if (ret)
+		log_warn(SUB_MAIN, "notify_command %s: %s", n->notify_cmd, strerror(ret));
+}
+
 void node_deliver_notice(struct node *n, const uint8_t id[static BUNDLE_ID_BYTES])
 {
 	static uint8_t enc[BUNDLE_ENC_MAX];
@@ -642,4 +717,6 @@ void node_deliver_notice(struct node *n, const uint8_t id[static BUNDLE_ID_BYTES
 	 * reaches a log or a lock screen. */
 	log_info(SUB_MAIN, "new %s message for %s from %s", bundle_prio_name(b.prio), n->user_cred.name,
 		 who(n, b.sender, from, sizeof(from)));
+	if (n->notify_cmd)
+		run_notify(n, &b, from);
 }

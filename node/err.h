@@ -29,7 +29,8 @@ enum mu_err {
 	MU_E_HOPS = -1017,      /* hop limit exceeded */
 	MU_E_STORE = -1018,     /* LMDB failure (details logged) */
 	MU_E_RATE = -1019,      /* sender over its rate limit; offered again later */
-	MU_E_LAST = -1019,
+	MU_E_IDENTIFIER = -1020, /* text holds a patient identifier (NHS number) */
+	MU_E_LAST = -1020,
 };
 
 /* Returns a static string for 0, -errno or an MU_E_* code. Never NULL. */

@@ -62,6 +62,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGCHLD, SIG_IGN); /* notify_command children reap themselves */
 	ret = config_load(&cfg, path);
 	if (ret) {
 		log_err(SUB_MAIN, "configuration %s: %s", path ? path : "(default)", mu_strerror(ret));

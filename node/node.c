@@ -423,6 +423,7 @@ static int node_read_config(struct node *n)
 	const char *role = config_str(n->cfg, "node", "role", "field");
 	const char *lvl = config_str(n->cfg, "node", "log_level", "info");
 	const char *dbg = config_str(n->cfg, "node", "debug", "");
+	const char *nhs, *notify;
 	int ret;
 
 	if (!strcmp(role, "field"))
@@ -451,6 +452,24 @@ static int node_read_config(struct node *n)
 	}
 	n->data_dir = strdup(config_str(n->cfg, "node", "data_dir", "/var/lib/muster"));
 	if (!n->data_dir)
+		return -ENOMEM;
+	nhs = config_str(n->cfg, "messaging", "nhs_number", "warn");
+	if (!strcmp(nhs, "warn"))
+		n->nhs_policy = NHS_WARN;
+	else if (!strcmp(nhs, "block"))
+		n->nhs_policy = NHS_BLOCK;
+	else if (!strcmp(nhs, "allow"))
+		n->nhs_policy = NHS_ALLOW;
+	else {
+		log_err(SUB_MAIN, "[messaging] nhs_number = %s: must be warn, block or allow", nhs);
+		return MU_E_CONFIG;
+	}
+	notify = config_str(n->cfg, "messaging", "notify_command", "");
+	if (*notify && notify[0] != '/') {
+		log_err(SUB_MAIN, "[messaging] notify_command = %s: must be an absolute path", notify);
+		return MU_E_CONFIG;
+	}
+	if (*notify && !(n->notify_cmd = strdup(notify)))
 		return -ENOMEM;
 	ret = config_u64(n->cfg, "node", "sync_interval_ms", SYNC_INTERVAL_MS_DEFAULT, 100, 3600000,
 			 &n->sync_interval_ms) ||
@@ -634,5 +653,6 @@ void node_close(struct node *n)
 	identity_free(n->user);
 	free(n->cred_enc);
 	free(n->data_dir);
+	free(n->notify_cmd);
 	free(n);
 }

@@ -92,6 +92,8 @@ struct fresh {
 	struct conn *from; /* NULL when created here; cleared if conn closes */
 };
 
+enum nhs_policy { NHS_WARN, NHS_BLOCK, NHS_ALLOW };
+
 struct node {
 	struct loop *loop;
 	struct config *cfg;
@@ -128,6 +130,8 @@ struct node {
 	unsigned nconns;
 
 	struct ctl_server *ctl;
+	enum nhs_policy nhs_policy; /* [messaging] nhs_number */
+	char *notify_cmd;           /* [messaging] notify_command, NULL if none */
 	uint64_t sync_interval_ms, sync_timeout_ms, handshake_timeout_ms, purge_interval_ms;
 
 	struct {
