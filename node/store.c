@@ -638,45 +638,59 @@ out:
 	return rc;
 }
 
+/* Finds a bundle's record inside txn and fills info (meta and routing
+ * fields); *d points into the LMDB map, valid until txn ends. */
+static int rec_find(struct store *s, MDB_txn *txn, const uint8_t id[static BUNDLE_ID_BYTES], MDB_val *d,
+		    struct store_info *info)
+{
+	MDB_val k = val(id, BUNDLE_ID_BYTES);
+	struct rec_hdr h;
+	const uint8_t *p;
+	int rc = mdb_get(txn, s->bundles, &k, d);
+
+	if (rc == MDB_NOTFOUND)
+		return MU_E_NOTFOUND;
+	if (rc)
+		return LMDB_FAIL("bundle get", rc);
+	rc = rec_parse(d, &h);
+	if (rc)
+		return rc;
+	p = d->mv_data;
+	info->meta.received = get_be64(p + REC_OFF_RECEIVED);
+	info->meta.hops = p[REC_OFF_HOPS];
+	info->meta.flags = p[REC_OFF_FLAGS];
+	info->kind = h.kind;
+	info->prio = h.prio;
+	info->created = h.created;
+	info->expires = h.expires;
+	info->len = h.enc_len;
+	return 0;
+}
+
 int store_get(struct store *s, const uint8_t id[static BUNDLE_ID_BYTES], uint8_t *buf, size_t cap,
 	      size_t *len, struct store_meta *meta)
 {
 	MDB_txn *txn = NULL;
-	MDB_val k = val(id, BUNDLE_ID_BYTES), d;
-	struct rec_hdr h;
-	const uint8_t *p;
+	struct store_info info;
+	MDB_val d;
 	int rc;
 
 	*len = 0;
 	if (meta)
 		memset(meta, 0, sizeof(*meta));
 	rc = read_begin(s, &txn);
+	if (!rc)
+		rc = rec_find(s, txn, id, &d, &info);
 	if (rc)
 		goto out;
-	rc = mdb_get(txn, s->bundles, &k, &d);
-	if (rc == MDB_NOTFOUND) {
-		rc = MU_E_NOTFOUND;
-		goto out;
-	}
-	if (rc) {
-		rc = LMDB_FAIL("bundle get", rc);
-		goto out;
-	}
-	rc = rec_parse(&d, &h);
-	if (rc)
-		goto out;
-	*len = h.enc_len;
-	if (h.enc_len > cap) {
+	*len = info.len;
+	if (info.len > cap) {
 		rc = MU_E_TOOBIG;
 		goto out;
 	}
-	p = d.mv_data;
-	memcpy(buf, p + REC_HDR_BYTES, h.enc_len);
-	if (meta) {
-		meta->received = get_be64(p + REC_OFF_RECEIVED);
-		meta->hops = p[REC_OFF_HOPS];
-		meta->flags = p[REC_OFF_FLAGS];
-	}
+	memcpy(buf, (const uint8_t *)d.mv_data + REC_HDR_BYTES, info.len);
+	if (meta)
+		*meta = info.meta;
 out:
 	read_end(s, txn);
 	return rc;
@@ -685,37 +699,13 @@ out:
 int store_peek(struct store *s, const uint8_t id[static BUNDLE_ID_BYTES], struct store_info *out)
 {
 	MDB_txn *txn = NULL;
-	MDB_val k = val(id, BUNDLE_ID_BYTES), d;
-	struct rec_hdr h;
-	const uint8_t *p;
+	MDB_val d;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	rc = read_begin(s, &txn);
-	if (rc)
-		goto out;
-	rc = mdb_get(txn, s->bundles, &k, &d);
-	if (rc == MDB_NOTFOUND) {
-		rc = MU_E_NOTFOUND;
-		goto out;
-	}
-	if (rc) {
-		rc = LMDB_FAIL("bundle peek", rc);
-		goto out;
-	}
-	rc = rec_parse(&d, &h);
-	if (rc)
-		goto out;
-	p = d.mv_data;
-	out->meta.received = get_be64(p + REC_OFF_RECEIVED);
-	out->meta.hops = p[REC_OFF_HOPS];
-	out->meta.flags = p[REC_OFF_FLAGS];
-	out->kind = h.kind;
-	out->prio = h.prio;
-	out->created = h.created;
-	out->expires = h.expires;
-	out->len = h.enc_len;
-out:
+	if (!rc)
+		rc = rec_find(s, txn, id, &d, out);
 	read_end(s, txn);
 	return rc;
 }
