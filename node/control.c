@@ -18,6 +18,7 @@
 #include "ctl.h"
 #include "err.h"
 #include "hex.h"
+#include "json.h"
 #include "log.h"
 #include "nhsnum.h"
 #include "node_int.h"
@@ -49,18 +50,10 @@ static bool arg_flag(const struct ctl_req *req, const char *name)
 
 static void json_str(struct ctl_reply *r, const char *s)
 {
-	ctl_reply_write(r, "\"", 1);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	char *q = json_quote(s);
 
-		if (c == '"' || c == '\\')
-			ctl_reply_printf(r, "\\%c", c);
-		else if (c < 0x20)
-			ctl_reply_printf(r, "\\u%04x", c);
-		else
-			ctl_reply_write(r, s, 1);
-	}
-	ctl_reply_write(r, "\"", 1);
+	ctl_reply_printf(r, "%s", q ? q : "null");
+	free(q);
 }
 
 static void json_hex(struct ctl_reply *r, const uint8_t *p, size_t n)

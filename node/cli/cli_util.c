@@ -12,6 +12,7 @@
 
 #include "err.h"
 #include "hex.h"
+#include "json.h"
 
 #define PASS_MAX 256
 
@@ -188,18 +189,10 @@ int cli_read_pub(const char *path, uint8_t sign_pk[static 32], uint8_t kx_pk[sta
 
 void json_str(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	char *q = json_quote(s);
 
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
+	fputs(q ? q : "null", f);
+	free(q);
 }
 
 void json_hex(FILE *f, const uint8_t *p, size_t n)

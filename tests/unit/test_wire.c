@@ -1,5 +1,8 @@
 #include <string.h>
 
+#include <stdlib.h>
+
+#include "json.h"
 #include "testutil.h"
 #include "wire.h"
 
@@ -87,11 +90,23 @@ static void test_strerror(void)
 	CHECK(!strcmp(mu_strerror(MU_E_LAST - 1), "unknown error"));
 }
 
+static void test_json_quote(void)
+{
+	char *q = json_quote("a \"b\" \\ \n\x01 \xc3\xa9");
+
+	CHECK(q && !strcmp(q, "\"a \\\"b\\\" \\\\ \\u000a\\u0001 \xc3\xa9\""));
+	free(q);
+	q = json_quote("");
+	CHECK(q && !strcmp(q, "\"\""));
+	free(q);
+}
+
 static const struct test tests[] = {
 	{ "/wire/reader", test_reader },
 	{ "/wire/length-prefixed", test_length_prefixed },
 	{ "/wire/writer", test_writer },
 	{ "/err/strerror", test_strerror },
+	{ "/json/quote", test_json_quote },
 };
 
 TEST_MAIN(tests)
