@@ -7,6 +7,7 @@
 const struct link_ops *const link_drivers[] = {
     &link_tcp_ops,
     &link_wifi_ops,
+    &link_bluetooth_ops,
     NULL,
 };
 

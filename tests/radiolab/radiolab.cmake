@@ -35,3 +35,4 @@ endfunction()
 
 mu_radiolab_test(radiolab-smoke SCRIPTS ${MU_RADIOLAB_DIR}/smoke.sh TIMEOUT 400)
 mu_radiolab_test(radiolab-wifi SCRIPTS ${MU_RADIOLAB_DIR}/wifi-ibss.sh ${MU_RADIOLAB_DIR}/wifi-mesh.sh TIMEOUT 600 SCRIPT_TIMEOUT 270)
+mu_radiolab_test(radiolab-bt SCRIPTS ${MU_RADIOLAB_DIR}/bt-le.sh ${MU_RADIOLAB_DIR}/bt-mixed.sh TIMEOUT 420 SCRIPT_TIMEOUT 200)
