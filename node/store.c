@@ -618,24 +618,30 @@ static void read_end(struct store *s, MDB_txn *txn)
 		mdb_txn_abort(txn);
 }
 
-int store_has(struct store *s, const uint8_t id[static BUNDLE_ID_BYTES])
+/* 1 if key is in dbi, 0 if not, <0 on error. */
+static int key_exists(struct store *s, MDB_dbi dbi, const uint8_t *key, size_t n, const char *what)
 {
 	MDB_txn *txn = NULL;
-	MDB_val k = val(id, BUNDLE_ID_BYTES), d;
+	MDB_val k = val(key, n), d;
 	int rc = read_begin(s, &txn);
 
 	if (rc)
 		goto out;
-	rc = mdb_get(txn, s->bundles, &k, &d);
+	rc = mdb_get(txn, dbi, &k, &d);
 	if (rc == 0)
 		rc = 1;
 	else if (rc == MDB_NOTFOUND)
 		rc = 0;
 	else
-		rc = LMDB_FAIL("bundle get", rc);
+		rc = LMDB_FAIL(what, rc);
 out:
 	read_end(s, txn);
 	return rc;
+}
+
+int store_has(struct store *s, const uint8_t id[static BUNDLE_ID_BYTES])
+{
+	return key_exists(s, s->bundles, id, BUNDLE_ID_BYTES, "bundle get");
 }
 
 /* Finds a bundle's record inside txn and fills info (meta and routing
@@ -743,22 +749,8 @@ out:
 int store_is_revoked(void *store, const uint8_t key[static MU_KEY_BYTES])
 {
 	struct store *s = store;
-	MDB_txn *txn = NULL;
-	MDB_val k = val(key, MU_KEY_BYTES), d;
-	int rc = read_begin(s, &txn);
 
-	if (rc)
-		goto out;
-	rc = mdb_get(txn, s->revoked, &k, &d);
-	if (rc == 0)
-		rc = 1;
-	else if (rc == MDB_NOTFOUND)
-		rc = 0;
-	else
-		rc = LMDB_FAIL("revoked get", rc);
-out:
-	read_end(s, txn);
-	return rc;
+	return key_exists(s, s->revoked, key, MU_KEY_BYTES, "revoked get");
 }
 
 int store_get_revocation(struct store *s, const uint8_t key[static MU_KEY_BYTES], uint64_t *at,
