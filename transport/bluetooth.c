@@ -17,7 +17,7 @@
  *
  * Links. The core sees a byte stream; L2CAP moves packets (SDUs) of at most
  * the peer's MTU. Outgoing bytes are cut into packets of at most the send
- * MTU (bt_txq); incoming packets are handed up as stream bytes (the session
+ * MTU (sendq); incoming packets are handed up as stream bytes (the session
  * layer finds its own record boundaries). Each link asks the core to keep
  * only a few KB queued (link.pump_high_water), so an immediate bundle waits
  * behind at most one bundle frame, not a quarter megabyte.
@@ -112,7 +112,7 @@ struct bt_link {
 	int down_err;
 	uint32_t events;
 	struct loop_timer *timer; /* connect timeout */
-	struct bt_txq q;
+	struct sendq q;
 	uint16_t smtu, rmtu;
 };
 
@@ -217,7 +217,7 @@ static void drv_free(struct bt_driver *d)
 			struct bt_link *bl = lists[i];
 
 			lists[i] = bl->next;
-			bt_txq_clear(&bl->q);
+			sendq_clear(&bl->q);
 			free(bl);
 		}
 	}
@@ -274,7 +274,7 @@ static void link_teardown(struct bt_link *bl)
 	}
 	loop_timer_free(bl->timer);
 	bl->timer = NULL;
-	bt_txq_clear(&bl->q);
+	sendq_clear(&bl->q);
 	bl->state = BL_DEAD;
 }
 
@@ -354,7 +354,7 @@ static int q_flush(struct bt_link *bl)
 	static uint8_t pkt[BT_MTU_MAX];
 
 	while (bl->q.len) {
-		size_t n = bt_txq_peek(&bl->q, pkt, bl->smtu);
+		size_t n = sendq_peek(&bl->q, pkt, bl->smtu);
 		ssize_t w = send(bl->fd, pkt, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (w < 0) {
@@ -366,7 +366,7 @@ static int q_flush(struct bt_link *bl)
 		}
 		/* A packet socket takes all of it or nothing; a short count
 		 * would mean a stream socket (tests), which is fine too. */
-		bt_txq_consume(&bl->q, (size_t)w);
+		sendq_consume(&bl->q, (size_t)w);
 		bl->base.stats.bytes_out += (uint64_t)w;
 		bl->base.stats.frames_out++;
 	}
@@ -518,7 +518,7 @@ static struct bt_link *link_new(struct bt_driver *d, int fd)
 	bl->base.drv = ld_of(d);
 	bl->d = d;
 	bl->fd = fd;
-	bt_txq_init(&bl->q, LINK_SENDQ_MAX);
+	sendq_init(&bl->q, LINK_SENDQ_MAX);
 	return bl;
 }
 
@@ -661,7 +661,7 @@ static int bt_send(struct link *lk, const uint8_t *p, size_t n)
 		return bl->state == BL_DEAD ? -EPIPE : -ENOTCONN;
 	if (!n)
 		return 0;
-	ret = bt_txq_append(&bl->q, p, n);
+	ret = sendq_append(&bl->q, p, n);
 	if (ret)
 		return ret;
 	if (!(bl->events & EPOLLOUT)) {

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "../crypto/identity.h"
+#include "sendq.h"
 
 #define BT_SERVICE_UUID "6916762c-d2ef-4b02-9213-5015a23c1ae6"
 /* 0xFFFF: the company id the Bluetooth SIG reserves for use before one is
@@ -55,24 +56,5 @@ bool bt_psm_valid(uint16_t psm, bool le);
 /* "129", "0x81", "0x0081": 0 or MU_E_CONFIG. */
 int bt_psm_parse(const char *s, uint16_t *out);
 
-/* A byte queue cut into packets. Bytes go in with bt_txq_append (all or
- * nothing, at most cap queued); bt_txq_peek copies the next packet, at most
- * mtu bytes and as many as there are, into pkt; bt_txq_consume drops the
- * first n bytes once the socket took them. Owns its memory; bt_txq_clear
- * frees it. */
-struct bt_txq_chunk;
-struct bt_txq {
-	struct bt_txq_chunk *head, *tail;
-	size_t len; /* bytes queued */
-	size_t cap;
-};
-
-void bt_txq_init(struct bt_txq *q, size_t cap);
-/* 0, -ENOBUFS (over cap, nothing queued) or -ENOMEM (nothing queued). */
-int bt_txq_append(struct bt_txq *q, const uint8_t *p, size_t n);
-/* Returns the packet's length (0 when empty). pkt holds at least mtu. */
-size_t bt_txq_peek(const struct bt_txq *q, uint8_t *pkt, size_t mtu);
-void bt_txq_consume(struct bt_txq *q, size_t n);
-void bt_txq_clear(struct bt_txq *q);
 
 #endif

@@ -34,6 +34,7 @@
 #include "link.h"
 #include "log.h"
 #include "loop.h"
+#include "sendq.h"
 
 /* [tcp] keys: defaults and bounds (docs/transport.md lists them). */
 #define CFG_SECTION            "tcp"
@@ -75,7 +76,6 @@
 #define ACCEPT_PAUSE_MS 100 /* after EMFILE and friends, so we do not spin */
 #define READ_BUF        65536
 #define READ_PER_TURN   (256u * 1024) /* per link, so one busy link cannot starve the rest */
-#define CHUNK_BYTES     65536
 #define WRITE_IOV       16
 
 #define IFACES_MAX       8
@@ -100,12 +100,6 @@ static const uint8_t zero_key[MU_KEY_BYTES];
 /* ff02::1, every node on the link. */
 static const struct in6_addr all_nodes = {.s6_addr = {0xff, 0x02, [15] = 1}};
 
-struct chunk {
-	struct chunk *next;
-	size_t off, len; /* unsent bytes are data[off .. len) */
-	uint8_t data[CHUNK_BYTES];
-};
-
 enum tl_state {
 	TL_CONNECTING, /* outbound, not yet reported */
 	TL_UP,         /* reported with link_up */
@@ -123,8 +117,7 @@ struct tcp_link {
 	int down_err; /* for a pending link_down on the reap list */
 	uint32_t events;
 	struct loop_timer *timer; /* connect timeout */
-	struct chunk *head, *tail;
-	size_t queued;
+	struct sendq q; /* bytes the socket has not taken yet */
 };
 
 struct tcp_iface {
@@ -354,17 +347,6 @@ static void list_del(struct tcp_link **head, struct tcp_link *tl)
 	tl->prev = tl->next = NULL;
 }
 
-static void q_clear(struct tcp_link *tl)
-{
-	while (tl->head) {
-		struct chunk *c = tl->head;
-
-		tl->head = c->next;
-		free(c);
-	}
-	tl->tail = NULL;
-	tl->queued = 0;
-}
 
 /* Closes the socket and drops the queue; the struct stays for link_down. */
 static void link_teardown(struct tcp_link *tl)
@@ -376,7 +358,7 @@ static void link_teardown(struct tcp_link *tl)
 	}
 	loop_timer_free(tl->timer);
 	tl->timer = NULL;
-	q_clear(tl);
+	sendq_clear(&tl->q);
 	tl->state = TL_DEAD;
 }
 
@@ -465,7 +447,7 @@ static void sock_tune(int fd)
 
 static void link_want(struct tcp_link *tl)
 {
-	uint32_t want = EPOLLIN | (tl->queued ? EPOLLOUT : 0);
+	uint32_t want = EPOLLIN | (tl->q.len ? EPOLLOUT : 0);
 	int ret;
 
 	if (want == tl->events || tl->fd < 0)
@@ -480,16 +462,12 @@ static void link_want(struct tcp_link *tl)
 /* Writes as much of the queue as the socket takes: 0 or -errno. */
 static int q_flush(struct tcp_link *tl)
 {
-	while (tl->head) {
+	while (tl->q.len) {
 		struct iovec iov[WRITE_IOV];
 		struct msghdr msg = {.msg_iov = iov};
-		struct chunk *c = tl->head;
-		size_t k = 0;
 		ssize_t w;
 
-		for (; c && k < WRITE_IOV; c = c->next, k++)
-			iov[k] = (struct iovec){.iov_base = c->data + c->off, .iov_len = c->len - c->off};
-		msg.msg_iovlen = k;
+		msg.msg_iovlen = sendq_iov(&tl->q, iov, WRITE_IOV);
 		w = sendmsg(tl->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0) {
 			if (errno == EINTR)
@@ -499,75 +477,7 @@ static int q_flush(struct tcp_link *tl)
 			return -errno;
 		}
 		tl->base.stats.bytes_out += (uint64_t)w;
-		tl->queued -= (size_t)w;
-		while (w > 0) {
-			size_t left = tl->head->len - tl->head->off;
-
-			if ((size_t)w < left) {
-				tl->head->off += (size_t)w;
-				break;
-			}
-			w -= (ssize_t)left;
-			c = tl->head;
-			tl->head = c->next;
-			free(c);
-		}
-		if (!tl->head)
-			tl->tail = NULL;
-	}
-	return 0;
-}
-
-/* Appends p/n to the queue, all or nothing. */
-static int q_append(struct tcp_link *tl, const uint8_t *p, size_t n)
-{
-	struct chunk *first = NULL, *last = NULL;
-	size_t room = tl->tail ? CHUNK_BYTES - tl->tail->len : 0;
-	size_t need = n > room ? n - room : 0;
-
-	for (size_t got = 0; got < need; got += CHUNK_BYTES) {
-		struct chunk *c = malloc(sizeof(*c));
-
-		if (!c) {
-			while (first) {
-				c = first;
-				first = c->next;
-				free(c);
-			}
-			return -ENOMEM;
-		}
-		c->next = NULL;
-		c->off = c->len = 0;
-		if (last)
-			last->next = c;
-		else
-			first = c;
-		last = c;
-	}
-	if (room) {
-		size_t k = n < room ? n : room;
-
-		memcpy(tl->tail->data + tl->tail->len, p, k);
-		tl->tail->len += k;
-		p += k;
-		n -= k;
-		tl->queued += k;
-	}
-	for (struct chunk *c = first; c; c = c->next) {
-		size_t k = n < CHUNK_BYTES ? n : CHUNK_BYTES;
-
-		memcpy(c->data, p, k);
-		c->len = k;
-		p += k;
-		n -= k;
-		tl->queued += k;
-	}
-	if (first) {
-		if (tl->tail)
-			tl->tail->next = first;
-		else
-			tl->head = first;
-		tl->tail = last;
+		sendq_consume(&tl->q, (size_t)w);
 	}
 	return 0;
 }
@@ -650,7 +560,7 @@ static void link_io(void *user, int fd, uint32_t events)
 			} else {
 				link_want(tl);
 				/* The queue ran dry: the core may add more. */
-				if (!tl->queued && d->ev->link_drained)
+				if (!tl->q.len && d->ev->link_drained)
 					d->ev->link_drained(d->user, &tl->base);
 			}
 		}
@@ -675,6 +585,7 @@ static struct tcp_link *link_new(struct tcp_driver *d, int fd)
 
 	if (!tl)
 		return NULL;
+	sendq_init(&tl->q, LINK_SENDQ_MAX);
 	tl->base.ops = &link_tcp_ops;
 	tl->base.drv = ld_of(d);
 	tl->d = d;
@@ -741,11 +652,11 @@ static int tcp_send(struct link *lk, const uint8_t *p, size_t n)
 
 	if (tl->state != TL_UP)
 		return tl->state == TL_DEAD ? -EPIPE : -ENOTCONN;
-	if (n > LINK_SENDQ_MAX - tl->queued)
+	if (n > LINK_SENDQ_MAX - tl->q.len)
 		return -ENOBUFS;
 	if (!n)
 		return 0;
-	if (!tl->queued) {
+	if (!tl->q.len) {
 		/* Nothing ahead of it: try the socket now, which saves a
 		 * loop turn for an immediate-priority bundle. */
 		ssize_t w = send(tl->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -760,7 +671,7 @@ static int tcp_send(struct link *lk, const uint8_t *p, size_t n)
 		}
 	}
 	if (done < n) {
-		ret = q_append(tl, p + done, n - done);
+		ret = sendq_append(&tl->q, p + done, n - done);
 		if (ret) {
 			/* Part of it is on the wire: the stream is broken. */
 			if (done)
@@ -775,7 +686,7 @@ static int tcp_send(struct link *lk, const uint8_t *p, size_t n)
 
 static size_t tcp_queued(const struct link *lk)
 {
-	return ((const struct tcp_link *)lk)->queued;
+	return ((const struct tcp_link *)lk)->q.len;
 }
 
 static void tcp_close(struct link *lk)
@@ -787,7 +698,7 @@ static void tcp_close(struct link *lk)
 	/* One last non-blocking push of what is queued; whatever the kernel
 	 * does not take now is dropped (the session layer above knows what
 	 * was acknowledged). */
-	if (tl->state == TL_UP && tl->queued)
+	if (tl->state == TL_UP && tl->q.len)
 		(void)q_flush(tl);
 	link_fail_later(tl, 0);
 }

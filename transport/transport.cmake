@@ -9,7 +9,7 @@ check_include_files("sys/socket.h;bluetooth/bluetooth.h;bluetooth/l2cap.h" MU_HA
 if(NOT MU_HAVE_BT_HEADERS)
 	message(FATAL_ERROR "bluetooth/l2cap.h not found: install libbluetooth-dev (headers only are used)")
 endif()
-add_library(mu_transport STATIC transport/link.c transport/tcp.c transport/beacon.c transport/wifi.c
+add_library(mu_transport STATIC transport/link.c transport/tcp.c transport/beacon.c transport/sendq.c transport/wifi.c
 	transport/wifi_nl.c transport/bluetooth.c transport/bt_proto.c)
 target_include_directories(mu_transport PUBLIC ${CMAKE_SOURCE_DIR}/transport)
 target_link_libraries(mu_transport PUBLIC mu_loop mu_config mu_crypto PkgConfig::LIBNL PkgConfig::LIBSYSTEMD)

@@ -13,6 +13,7 @@
 
 #include "../../transport/bluetooth.c"
 #include "../../transport/bt_proto.c"
+#include "../../transport/sendq.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -119,34 +119,34 @@ static void test_psm(void)
 static void frag_case(size_t n, size_t mtu, size_t piece)
 {
 	static uint8_t in[300000], out[300000], pkt[65536];
-	struct bt_txq q;
+	struct sendq q;
 	size_t got = 0, packets = 0;
 
 	CHECK(n <= sizeof(in));
 	randombytes_buf(in, n);
-	bt_txq_init(&q, LINK_SENDQ_MAX);
+	sendq_init(&q, LINK_SENDQ_MAX);
 	for (size_t off = 0; off < n;) {
 		size_t k = n - off < piece ? n - off : piece;
 
-		CHECK_OK(bt_txq_append(&q, in + off, k));
+		CHECK_OK(sendq_append(&q, in + off, k));
 		off += k;
 	}
 	CHECK(q.len == n);
 	while (q.len) {
-		size_t k = bt_txq_peek(&q, pkt, mtu);
+		size_t k = sendq_peek(&q, pkt, mtu);
 
 		CHECK(k > 0 && k <= mtu);
 		/* Every packet but the last is full. */
 		CHECK(k == mtu || k == q.len);
 		memcpy(out + got, pkt, k);
 		got += k;
-		bt_txq_consume(&q, k);
+		sendq_consume(&q, k);
 		packets++;
 	}
 	CHECK(got == n && !memcmp(in, out, n));
 	CHECK(packets == (n + mtu - 1) / mtu);
-	CHECK(bt_txq_peek(&q, pkt, mtu) == 0);
-	bt_txq_clear(&q);
+	CHECK(sendq_peek(&q, pkt, mtu) == 0);
+	sendq_clear(&q);
 }
 
 static void test_frag(void)
@@ -167,37 +167,37 @@ static void test_frag(void)
 static void test_frag_partial(void)
 {
 	uint8_t in[100], pkt[64];
-	struct bt_txq q;
+	struct sendq q;
 
 	for (size_t i = 0; i < sizeof(in); i++)
 		in[i] = (uint8_t)i;
-	bt_txq_init(&q, 1000);
-	CHECK_OK(bt_txq_append(&q, in, sizeof(in)));
-	CHECK(bt_txq_peek(&q, pkt, 64) == 64 && pkt[63] == 63);
-	bt_txq_consume(&q, 10);
-	CHECK(bt_txq_peek(&q, pkt, 64) == 64 && pkt[0] == 10 && pkt[63] == 73);
-	bt_txq_consume(&q, 1000); /* more than queued: drops what is there */
-	CHECK(q.len == 0 && bt_txq_peek(&q, pkt, 64) == 0);
-	CHECK_OK(bt_txq_append(&q, in, 5)); /* usable after draining */
-	CHECK(bt_txq_peek(&q, pkt, 64) == 5 && pkt[4] == 4);
-	bt_txq_clear(&q);
-	bt_txq_clear(&q); /* twice: harmless */
+	sendq_init(&q, 1000);
+	CHECK_OK(sendq_append(&q, in, sizeof(in)));
+	CHECK(sendq_peek(&q, pkt, 64) == 64 && pkt[63] == 63);
+	sendq_consume(&q, 10);
+	CHECK(sendq_peek(&q, pkt, 64) == 64 && pkt[0] == 10 && pkt[63] == 73);
+	sendq_consume(&q, 1000); /* more than queued: drops what is there */
+	CHECK(q.len == 0 && sendq_peek(&q, pkt, 64) == 0);
+	CHECK_OK(sendq_append(&q, in, 5)); /* usable after draining */
+	CHECK(sendq_peek(&q, pkt, 64) == 5 && pkt[4] == 4);
+	sendq_clear(&q);
+	sendq_clear(&q); /* twice: harmless */
 }
 
 static void test_frag_cap(void)
 {
 	static uint8_t buf[5000];
-	struct bt_txq q;
+	struct sendq q;
 
-	bt_txq_init(&q, 4096);
-	CHECK_OK(bt_txq_append(&q, buf, 4000));
-	CHECK_RET(bt_txq_append(&q, buf, 97), -ENOBUFS); /* all or nothing */
+	sendq_init(&q, 4096);
+	CHECK_OK(sendq_append(&q, buf, 4000));
+	CHECK_RET(sendq_append(&q, buf, 97), -ENOBUFS); /* all or nothing */
 	CHECK(q.len == 4000);
-	CHECK_OK(bt_txq_append(&q, buf, 96)); /* exactly the cap */
+	CHECK_OK(sendq_append(&q, buf, 96)); /* exactly the cap */
 	CHECK(q.len == 4096);
-	CHECK_RET(bt_txq_append(&q, buf, 1), -ENOBUFS);
-	CHECK_OK(bt_txq_append(&q, buf, 0));
-	bt_txq_clear(&q);
+	CHECK_RET(sendq_append(&q, buf, 1), -ENOBUFS);
+	CHECK_OK(sendq_append(&q, buf, 0));
+	sendq_clear(&q);
 	CHECK(q.len == 0 && !q.head && !q.tail);
 }
 
