@@ -174,8 +174,7 @@ int node_commit(struct node *n)
 
 		node_keyset_add(n, f->created, f->id);
 		route(n, f);
-		if (f->kind == BK_MESSAGE)
-			node_deliver_notice(n, f->id);
+		node_stored(n, f);
 	}
 	return 0;
 }

@@ -185,6 +185,10 @@ int outq_push(struct outq *q, const struct outq_item *it);
 int outq_pop(struct outq *q, struct outq_item *out); /* 0, or -ENOENT when empty */
 void outq_free(struct outq *q);
 
+/* stored.c: acts on a bundle whose batch has just committed (delivery,
+ * archive, receipts, wipe orders). */
+void node_stored(struct node *n, const struct fresh *f);
+
 /* control.c */
 int control_open(struct node *n);
 void control_close(struct node *n);
