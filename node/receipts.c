@@ -1,0 +1,399 @@
+/* Delivered, read and acknowledgement receipts sent by this node's user
+ * (docs/protocol.md "Delivered, read and ack receipts"), and the record of the read and ack
+ * receipts already sent.
+ *
+ * A delivered receipt is sealed once a text message or alert for the user
+ * is committed; a read receipt once `muster inbox` shows it; an ack when
+ * the user runs `muster ack`. Delivered and read receipts are queued and
+ * sealed on the next loop turn, one receipt per (type, original sender)
+ * for everything queued in that turn, so a ferry's backlog costs a few
+ * receipts, not one per message. They are never sealed inside node_stored:
+ * that runs while node_commit walks the batch ingest would refill.
+ *
+ * Which read/ack receipts were sent is not kept in a file: the node holds
+ * its own receipt bundles until they expire (with the message they name),
+ * so open() rebuilds the record by scanning the store. If the store evicted
+ * one under quota, showing the message again sends a second read receipt;
+ * the sender keeps the earliest time, so that is harmless. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "channel.h"
+#include "clock.h"
+#include "config.h"
+#include "control_util.h"
+#include "err.h"
+#include "hex.h"
+#include "incident.h"
+#include "log.h"
+#include "node_int.h"
+#include "receipt.h"
+
+#define RECEIPTS_PENDING_MAX (2 * NODE_FRESH_MAX) /* queued in one turn; beyond it, dropped and logged */
+
+struct rcpt_pending {
+	uint8_t type, prio, hop_limit;
+	uint8_t id[BUNDLE_ID_BYTES];
+	uint8_t to[MU_KEY_BYTES];
+	uint64_t expires;
+	bool taken; /* sealed in the current flush */
+};
+
+/* A receipt this user sent, kept sorted by (type, id) for lookups. */
+struct rcpt_done {
+	uint8_t type;
+	uint8_t id[BUNDLE_ID_BYTES];
+	uint64_t at;
+};
+
+struct receipts {
+	bool delivered_on; /* [messaging] delivery_receipts */
+	bool read_on;      /* [messaging] read_receipts */
+	struct loop_timer *flush_timer;
+	struct rcpt_pending *pend;
+	size_t npend;
+	struct rcpt_done *done;
+	size_t ndone, capdone;
+	uint64_t dropped;
+};
+
+static int done_cmp(const struct rcpt_done *d, uint8_t type, const uint8_t *id)
+{
+	if (d->type != type)
+		return d->type < type ? -1 : 1;
+	return memcmp(d->id, id, BUNDLE_ID_BYTES);
+}
+
+/* Index of the entry, or where it would be inserted; *found set. */
+static size_t done_find(const struct receipts *rc, uint8_t type, const uint8_t *id, bool *found)
+{
+	size_t lo = 0, hi = rc->ndone;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = done_cmp(&rc->done[mid], type, id);
+
+		if (!c) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = false;
+	return lo;
+}
+
+static int done_add(struct receipts *rc, uint8_t type, const uint8_t *id, uint64_t at)
+{
+	bool found;
+	size_t i = done_find(rc, type, id, &found);
+
+	if (found) {
+		if (at < rc->done[i].at)
+			rc->done[i].at = at;
+		return 0;
+	}
+	if (rc->ndone == rc->capdone) {
+		size_t cap = rc->capdone ? 2 * rc->capdone : 64;
+		void *v = realloc(rc->done, cap * sizeof(*rc->done));
+
+		if (!v)
+			return -ENOMEM;
+		rc->done = v;
+		rc->capdone = cap;
+	}
+	memmove(&rc->done[i + 1], &rc->done[i], (rc->ndone - i) * sizeof(*rc->done));
+	rc->done[i].type = type;
+	memcpy(rc->done[i].id, id, BUNDLE_ID_BYTES);
+	rc->done[i].at = at;
+	rc->ndone++;
+	return 0;
+}
+
+bool receipts_sent_at(struct node *n, uint8_t type, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t *at)
+{
+	bool found = false;
+	size_t i;
+
+	if (!n->receipts)
+		return false;
+	i = done_find(n->receipts, type, id, &found);
+	if (found && at)
+		*at = n->receipts->done[i].at;
+	return found;
+}
+
+bool node_msg_for_user(const struct node *n, const struct bundle *b)
+{
+	if (!n->user)
+		return false;
+	switch ((enum dest_type)b->dest_type) {
+	case DEST_ALL: return true;
+	case DEST_PERSON: return !memcmp(b->dest, identity_sign_pk(n->user), MU_KEY_BYTES);
+	case DEST_ROLE: return b->dest[0] == n->user_cred.role;
+	case DEST_CHANNEL: return channel_msg_for_user(n, b); /* a holder of one of its epoch keys */
+	}
+	return false;
+}
+
+int node_msg_content(struct node *n, const struct bundle *b, uint8_t *out, size_t cap, size_t *len)
+{
+	int ret;
+
+	if (!n->user || b->kind != BK_MESSAGE)
+		return MU_E_NOTFOUND;
+	if (b->dest_type == DEST_CHANNEL)
+		ret = channel_msg_content(n, b, out, cap, len);
+	else
+		ret = envelope_open(out, cap, len, b->payload, b->payload_len, n->user, b->sender);
+	if (!ret && *len < 1)
+		ret = MU_E_FORMAT;
+	return ret;
+}
+
+/* ---- sealing ---- */
+
+/* Seals and stores one receipt of the pending entries [ids] to `to`. */
+static int seal_one(struct node *n, uint8_t type, const uint8_t to[static MU_KEY_BYTES],
+		    const uint8_t (*ids)[BUNDLE_ID_BYTES], size_t nids, uint8_t prio, uint8_t hop_limit,
+		    uint64_t expires)
+{
+	static uint8_t payload[RECEIPT_ENC_MAX], enc[BUNDLE_ENC_MAX];
+	struct bundle b = { .kind = BK_RECEIPT, .prio = prio, .hop_limit = hop_limit, .dest_type = DEST_PERSON,
+			    .dest_len = MU_KEY_BYTES };
+	int len;
+
+	len = receipt_encode(payload, sizeof(payload), type, ids, nids);
+	if (len < 0)
+		return len;
+	memcpy(b.dest, to, MU_KEY_BYTES);
+	b.created = mu_now_ms();
+	if (expires <= b.created)
+		return MU_E_EXPIRED; /* the messages it names are gone everywhere */
+	b.expires = expires;
+	b.payload = payload;
+	b.payload_len = (size_t)len;
+	len = bundle_seal(enc, sizeof(enc), &b, n->user);
+	if (len < 0)
+		return len;
+	len = node_ingest(n, enc, (size_t)len, 0, NULL);
+	if (!len)
+		for (size_t i = 0; i < nids; i++)
+			if (type != RECEIPT_DELIVERED)
+				done_add(n->receipts, type, ids[i], b.created);
+	return len;
+}
+
+/* Seals everything pending: one receipt per (type, sender) of up to
+ * RECEIPT_IDS_MAX ids, immediate if any message it names was immediate
+ * (or for an ack), else urgent, expiring with the last of its messages. */
+static int flush(struct node *n)
+{
+	static uint8_t ids[RECEIPT_IDS_MAX][BUNDLE_ID_BYTES];
+	struct receipts *rc = n->receipts;
+	size_t n0 = rc->npend; /* a commit inside may queue more: those wait for the next turn */
+	int first_err = 0;
+
+	for (size_t i = 0; i < n0; i++) {
+		struct rcpt_pending *p = &rc->pend[i];
+		uint8_t prio = p->type == RECEIPT_ACK ? PRIO_IMMEDIATE : PRIO_URGENT, hops = p->hop_limit;
+		uint64_t expires = 0;
+		size_t k = 0;
+		int ret;
+
+		if (p->taken)
+			continue;
+		for (size_t j = i; j < n0 && k < RECEIPT_IDS_MAX; j++) {
+			struct rcpt_pending *q = &rc->pend[j];
+
+			if (q->taken || q->type != p->type || memcmp(q->to, p->to, MU_KEY_BYTES))
+				continue;
+			q->taken = true;
+			memcpy(ids[k++], q->id, BUNDLE_ID_BYTES);
+			if (q->prio == PRIO_IMMEDIATE)
+				prio = PRIO_IMMEDIATE;
+			if (q->expires > expires)
+				expires = q->expires;
+			if (q->hop_limit > hops)
+				hops = q->hop_limit;
+		}
+		ret = seal_one(n, p->type, p->to, (const uint8_t (*)[BUNDLE_ID_BYTES])ids, k, prio, hops, expires);
+		if (ret && ret != MU_E_EXPIRED) {
+			log_warn(SUB_MAIN, "%s receipt for %zu message%s not stored: %s", receipt_type_name(p->type), k,
+				 k == 1 ? "" : "s", mu_strerror(ret));
+			if (!first_err)
+				first_err = ret;
+		}
+	}
+	memmove(rc->pend, rc->pend + n0, (rc->npend - n0) * sizeof(*rc->pend));
+	rc->npend -= n0;
+	if (rc->npend)
+		loop_timer_arm(rc->flush_timer, 0);
+	if (!first_err)
+		first_err = node_commit(n);
+	return first_err;
+}
+
+static void flush_tick(void *user)
+{
+	struct node *n = user;
+
+	if (n->receipts && n->receipts->npend)
+		flush(n);
+}
+
+static int queue(struct node *n, uint8_t type, const struct bundle *msg)
+{
+	struct receipts *rc = n->receipts;
+	struct rcpt_pending *p;
+
+	if (rc->npend == RECEIPTS_PENDING_MAX) {
+		if (rc->dropped++ % 1000 == 0)
+			log_warn(SUB_MAIN, "too many receipts in one turn; %" PRIu64 " not sent", rc->dropped);
+		return -ENOBUFS;
+	}
+	p = &rc->pend[rc->npend++];
+	p->type = type;
+	p->prio = msg->prio;
+	p->hop_limit = msg->hop_limit;
+	memcpy(p->id, msg->id, BUNDLE_ID_BYTES);
+	memcpy(p->to, msg->sender, MU_KEY_BYTES);
+	p->expires = msg->expires;
+	p->taken = false;
+	loop_timer_arm(rc->flush_timer, 0);
+	return 0;
+}
+
+void receipts_read(struct node *n, const struct bundle *msg)
+{
+	struct receipts *rc = n->receipts;
+
+	if (!rc || !rc->read_on || !n->user || !memcmp(msg->sender, identity_sign_pk(n->user), MU_KEY_BYTES) ||
+	    receipts_sent_at(n, RECEIPT_READ, msg->id, NULL))
+		return;
+	/* Recorded now, so a second `inbox` before the flush queues none. */
+	if (!queue(n, RECEIPT_READ, msg))
+		done_add(rc, RECEIPT_READ, msg->id, mu_now_ms());
+}
+
+int receipts_ack(struct node *n, const struct bundle *msg)
+{
+	int ret;
+
+	if (!n->receipts || !n->user)
+		return MU_E_NOCRED;
+	if (receipts_sent_at(n, RECEIPT_ACK, msg->id, NULL))
+		return MU_E_EXISTS;
+	/* Whatever is queued goes with it; the CLI waits for the commit. */
+	ret = queue(n, RECEIPT_ACK, msg);
+	if (!ret)
+		ret = flush(n);
+	if (!ret && !receipts_sent_at(n, RECEIPT_ACK, msg->id, NULL))
+		ret = MU_E_EXPIRED;
+	return ret;
+}
+
+/* ---- what arrives ---- */
+
+void receipts_stored(struct node *n, const struct fresh *f)
+{
+	static uint8_t enc[BUNDLE_ENC_MAX], content[BUNDLE_PAYLOAD_MAX];
+	struct store_meta meta;
+	struct bundle b;
+	size_t len, clen;
+
+	if (!n->receipts || !n->user || (f->kind != BK_MESSAGE && f->kind != BK_RECEIPT))
+		return;
+	if (store_get(n->store, f->id, enc, sizeof(enc), &len, &meta) || bundle_decode(&b, enc, len))
+		return;
+	if (!memcmp(b.sender, identity_sign_pk(n->user), MU_KEY_BYTES))
+		return; /* our own: no receipt for it, and our receipts are recorded when sealed */
+	if (f->kind == BK_RECEIPT) {
+		alerts_receipt(n, &b);
+		return;
+	}
+	if (!node_msg_for_user(n, &b) || node_msg_content(n, &b, content, sizeof(content), &clen))
+		return;
+	/* Text and alerts only: incident records carry their own answers
+	 * (assignment acks, request responses) and go to everyone. */
+	if (content[0] != CONTENT_TEXT && content[0] != CONTENT_ALERT)
+		return;
+	if (n->receipts->delivered_on)
+		queue(n, RECEIPT_DELIVERED, &b);
+	if (content[0] == CONTENT_ALERT)
+		alerts_add(n, &b, meta.received);
+}
+
+/* ---- open / close ---- */
+
+static int scan_own(void *ctx, uint64_t created, const uint8_t id[static BUNDLE_ID_BYTES])
+{
+	static uint8_t enc[BUNDLE_ENC_MAX];
+	struct node *n = ctx;
+	const uint8_t (*ids)[BUNDLE_ID_BYTES];
+	struct store_info info;
+	struct bundle b;
+	size_t len, nids;
+	uint8_t type;
+
+	(void)created;
+	if (store_peek(n->store, id, &info) || info.kind != BK_RECEIPT || !(info.meta.flags & STORE_F_LOCAL))
+		return 0;
+	if (store_get(n->store, id, enc, sizeof(enc), &len, NULL) || bundle_decode(&b, enc, len) ||
+	    memcmp(b.sender, identity_sign_pk(n->user), MU_KEY_BYTES) ||
+	    receipt_decode(b.payload, b.payload_len, &type, &ids, &nids))
+		return 0;
+	if (type == RECEIPT_READ || type == RECEIPT_ACK)
+		for (size_t i = 0; i < nids; i++)
+			if (done_add(n->receipts, type, ids[i], b.created))
+				return -ENOMEM;
+	return 0;
+}
+
+int receipts_open(struct node *n)
+{
+	struct receipts *rc = calloc(1, sizeof(*rc));
+	int read_on = 1, delivered_on = 1, ret;
+
+	if (!rc)
+		return -ENOMEM;
+	n->receipts = rc;
+	if (config_bool(n->cfg, "messaging", "read_receipts", 1, &read_on) ||
+	    config_bool(n->cfg, "messaging", "delivery_receipts", 1, &delivered_on))
+		return MU_E_CONFIG;
+	rc->read_on = read_on;
+	rc->delivered_on = delivered_on;
+	if (!(rc->pend = calloc(RECEIPTS_PENDING_MAX, sizeof(*rc->pend))))
+		return -ENOMEM;
+	ret = loop_timer_new(n->loop, &rc->flush_timer, flush_tick, n);
+	if (!ret && n->user)
+		ret = store_scan_time(n->store, 0, NULL, scan_own, n);
+	if (!ret)
+		ret = alerts_open(n);
+	return ret;
+}
+
+void receipts_close(struct node *n)
+{
+	struct receipts *rc = n->receipts;
+
+	if (!rc)
+		return;
+	/* Messages of the last turn still get their delivered receipts. */
+	if (n->store && n->user) {
+		node_commit(n);
+		if (rc->npend)
+			flush(n);
+	}
+	alerts_close(n);
+	loop_timer_free(rc->flush_timer);
+	free(rc->pend);
+	free(rc->done);
+	free(rc);
+	n->receipts = NULL;
+}
