@@ -38,24 +38,38 @@ void keyset_free(struct keyset *ks)
 	free(ks);
 }
 
-static int reserve(struct keyset *ks, size_t want)
+static int resize(struct keyset *ks, size_t cap)
 {
-	size_t cap = ks->cap ? ks->cap : 64;
 	struct sync_key *k;
 
-	if (want <= ks->cap)
-		return 0;
-	while (cap < want) {
-		if (cap > SIZE_MAX / 2 / sizeof(*k))
-			return -ENOMEM;
-		cap *= 2;
-	}
+	if (cap > SIZE_MAX / sizeof(*k))
+		return -ENOMEM;
 	k = realloc(ks->k, cap * sizeof(*k));
 	if (!k)
 		return -ENOMEM;
 	ks->k = k;
 	ks->cap = cap;
 	return 0;
+}
+
+/* Room for want keys, growing by doubling (amortised O(1) appends). */
+static int reserve(struct keyset *ks, size_t want)
+{
+	size_t cap = ks->cap ? ks->cap : 64;
+
+	if (want <= ks->cap)
+		return 0;
+	while (cap < want) {
+		if (cap > SIZE_MAX / 2 / sizeof(*ks->k))
+			return -ENOMEM;
+		cap *= 2;
+	}
+	return resize(ks, cap);
+}
+
+int keyset_reserve(struct keyset *ks, size_t n)
+{
+	return n <= ks->cap ? 0 : resize(ks, n);
 }
 
 int keyset_find(const struct keyset *ks, const struct sync_key *k, size_t *pos)

@@ -2,10 +2,11 @@
  * (created, id) sorted by created (Unix ms) then id (bytewise).
  *
  * One flat sorted array of 40-byte keys: 100k bundles take 4 MB, 1M take
- * 40 MB. The daemon loads it from the store's by_time index at start
- * (keyset_load), then keeps it current with keyset_add / keyset_del as
- * bundles arrive and expire. Appending a key newer than every other is O(1)
- * amortised; inserting in the middle is O(n) (a memmove).
+ * 40 MB. The daemon builds it from the store's by_time index after start
+ * (keys in order, so keyset_add appends; keyset_reserve first), then keeps
+ * it current with keyset_add / keyset_del as bundles arrive and expire.
+ * Appending a key newer than every other is O(1) amortised; inserting in
+ * the middle is O(n) (a memmove).
  *
  * A keyset is owned by its creator (keyset_free). A sync session reads it
  * and keeps a pointer to it: do not change a keyset while a session that
@@ -34,6 +35,11 @@ void keyset_free(struct keyset *ks); /* NULL-safe */
 int keyset_add(struct keyset *ks, uint64_t created, const uint8_t id[static KEYSET_ID_BYTES]);
 /* Removes a key. MU_E_NOTFOUND if absent. */
 int keyset_del(struct keyset *ks, uint64_t created, const uint8_t id[static KEYSET_ID_BYTES]);
+/* Makes room for at least n keys in all, so that adding up to n keys
+ * allocates nothing more (a bulk load whose size is known: one allocation
+ * of exactly that size instead of doublings). 0 also when the room is
+ * already there; -ENOMEM (the set is then unchanged). */
+int keyset_reserve(struct keyset *ks, size_t n);
 /* Adds n keys in any order (bulk load): one sort, duplicates dropped.
  * -ENOMEM (the set is then unchanged). */
 int keyset_load(struct keyset *ks, const struct sync_key *keys, size_t n);

@@ -25,6 +25,12 @@
 #define REC_OFF_EXPIRES  13
 #define REC_OFF_CREATED  21
 #define REC_HDR_BYTES    29
+/* A tombstone is a record with this flag and no encoding (store.h). Never
+ * accepted from callers' store_meta.flags. */
+#define REC_F_TOMBSTONE  0x80
+
+/* "custody" value: archived_at, expires. */
+#define CUSTODY_BYTES 16
 
 #define TIME_KEY_BYTES (8 + BUNDLE_ID_BYTES)     /* by_time, by_expiry */
 #define RANK_KEY_BYTES (1 + 8 + BUNDLE_ID_BYTES) /* by_rank */
@@ -32,23 +38,63 @@
 
 #define SCAN_CHUNK 128
 
+/* Admission asks, for every bundle, for its sender's credential and
+ * whether that key is revoked; the answers change only when "creds" or
+ * "revoked" is written. So each answer is kept with the generation it was
+ * read at, and every write to those tables and every batch that ends
+ * without a commit moves the generation on: a kept answer is always what a
+ * read would return at that moment (through the open batch or not).
+ * Direct-mapped by the key's first byte. */
+#define ANSWER_SETS 64
+struct cred_answer {
+	uint64_t gen; /* 0: empty */
+	struct cred c;
+};
+struct revoked_answer {
+	uint64_t gen; /* 0: empty */
+	uint8_t key[MU_KEY_BYTES];
+	bool revoked;
+};
+
 struct store {
 	MDB_env *env;
-	MDB_dbi bundles, by_time, by_expiry, by_rank, creds, revoked, meta;
+	uint64_t gen; /* of "creds" and "revoked", see above; starts at 1 */
+	struct cred_answer creds_seen[ANSWER_SETS];
+	struct revoked_answer revoked_seen[ANSWER_SETS];
+	MDB_dbi bundles, by_time, by_expiry, by_rank, creds, revoked, custody, meta;
 	struct store_limits lim;
 	uint64_t evicted;
+	size_t psize;            /* LMDB page size */
 	struct store_txn *batch; /* the open write batch, if any */
+};
+
+/* Kept in "meta", so status needs no scan. count and bytes cover records
+ * with an encoding; tombs counts tombstones; msgs and msg_bytes the
+ * BK_MESSAGE part of count and bytes. */
+struct totals {
+	uint64_t count;
+	uint64_t bytes;
+	uint64_t tombs;
+	uint64_t msgs;
+	uint64_t msg_bytes;
 };
 
 struct store_txn {
 	struct store *s;
 	MDB_txn *txn;
 	uint64_t evicted; /* folded into s->evicted on commit */
-};
-
-struct totals {
-	uint64_t count;
-	uint64_t bytes;
+	/* Read at begin, kept here and written once by the commit: ten meta
+	 * row reads and writes per put cost more than the put itself. */
+	struct totals tot;
+	bool tot_dirty;
+	/* An LMDB failure in a write made without a child transaction: LMDB
+	 * has then marked the transaction unusable, so every later call and
+	 * the commit return this (store.h). */
+	int failed;
+	/* Pages the map can still give (at begin), and an upper bound of the
+	 * pages this batch has taken since: a write without a child
+	 * transaction is only made while it cannot run out of map. */
+	size_t pg_room, pg_used;
 };
 
 /* What a stored record says about itself, copied out of the map. */
@@ -58,6 +104,7 @@ struct rec_hdr {
 	uint64_t expires;
 	uint64_t created;
 	size_t enc_len;
+	bool tomb;
 };
 
 static int lmdb_fail(const char *func, const char *what, int rc)
@@ -141,14 +188,51 @@ static int totals_get(struct store *s, MDB_txn *txn, struct totals *t)
 {
 	int rc = meta_get_u64(txn, s->meta, "count", &t->count);
 
-	return rc ? rc : meta_get_u64(txn, s->meta, "bytes", &t->bytes);
+	if (!rc)
+		rc = meta_get_u64(txn, s->meta, "bytes", &t->bytes);
+	if (!rc)
+		rc = meta_get_u64(txn, s->meta, "tombs", &t->tombs);
+	if (!rc)
+		rc = meta_get_u64(txn, s->meta, "msgs", &t->msgs);
+	if (!rc)
+		rc = meta_get_u64(txn, s->meta, "msg_bytes", &t->msg_bytes);
+	return rc;
 }
 
 static int totals_put(struct store *s, MDB_txn *txn, const struct totals *t)
 {
 	int rc = meta_put_u64(txn, s->meta, "count", t->count);
 
-	return rc ? rc : meta_put_u64(txn, s->meta, "bytes", t->bytes);
+	if (!rc)
+		rc = meta_put_u64(txn, s->meta, "bytes", t->bytes);
+	if (!rc)
+		rc = meta_put_u64(txn, s->meta, "tombs", t->tombs);
+	if (!rc)
+		rc = meta_put_u64(txn, s->meta, "msgs", t->msgs);
+	if (!rc)
+		rc = meta_put_u64(txn, s->meta, "msg_bytes", t->msg_bytes);
+	return rc;
+}
+
+/* Adds (sign 1) or removes (sign -1) one record with an encoding. */
+static int totals_apply(struct totals *t, uint8_t kind, size_t len, int sign)
+{
+	bool msg = kind == BK_MESSAGE;
+
+	if (sign > 0) {
+		t->count++;
+		t->bytes += len;
+		t->msgs += msg;
+		t->msg_bytes += msg ? len : 0;
+		return 0;
+	}
+	if (t->count < 1 || t->bytes < len || (msg && (t->msgs < 1 || t->msg_bytes < len)))
+		return CORRUPT("totals below a stored bundle");
+	t->count--;
+	t->bytes -= len;
+	t->msgs -= msg;
+	t->msg_bytes -= msg ? len : 0;
+	return 0;
 }
 
 static int rec_parse(const MDB_val *d, struct rec_hdr *h)
@@ -162,8 +246,11 @@ static int rec_parse(const MDB_val *d, struct rec_hdr *h)
 	h->expires = get_be64(p + REC_OFF_EXPIRES);
 	h->created = get_be64(p + REC_OFF_CREATED);
 	h->enc_len = d->mv_size - REC_HDR_BYTES;
+	h->tomb = p[REC_OFF_FLAGS] & REC_F_TOMBSTONE;
 	if (h->prio > PRIO_BULK)
 		return CORRUPT("bundle record priority");
+	if (h->tomb && h->enc_len)
+		return CORRUPT("tombstone with an encoding");
 	return 0;
 }
 
@@ -203,7 +290,8 @@ static int del_bundle_in(struct store *s, MDB_txn *txn, const uint8_t id[static 
 	rc = del_key(txn, s->by_expiry, tk, sizeof(tk));
 	if (rc)
 		return rc;
-	if (kind_evictable(h.kind)) {
+	/* A tombstone left by_rank when it lost its encoding. */
+	if (kind_evictable(h.kind) && !h.tomb) {
 		rank_key(rk, h.prio, h.created, id);
 		rc = del_key(txn, s->by_rank, rk, sizeof(rk));
 		if (rc)
@@ -212,11 +300,13 @@ static int del_bundle_in(struct store *s, MDB_txn *txn, const uint8_t id[static 
 	rc = del_key(txn, s->bundles, id, BUNDLE_ID_BYTES);
 	if (rc)
 		return rc;
-	if (tot->count < 1 || tot->bytes < h.enc_len)
-		return CORRUPT("totals below a stored bundle");
-	tot->count--;
-	tot->bytes -= h.enc_len;
-	return 0;
+	if (h.tomb) {
+		if (tot->tombs < 1)
+			return CORRUPT("tombstone total below a stored tombstone");
+		tot->tombs--;
+		return 0;
+	}
+	return totals_apply(tot, h.kind, h.enc_len, -1);
 }
 
 /* First key of dbi, copied into key (n bytes); 1 if the database is empty. */
@@ -349,6 +439,129 @@ static int child_commit(MDB_txn **child)
 	return rc ? LMDB_FAIL("child txn commit", rc) : 0;
 }
 
+/* ---- page accounting for writes without a child transaction ----
+ *
+ * Upper bounds of the pages one row write can take from the map, from how
+ * LMDB writes: a put copies each page on its path this batch has not
+ * copied yet (depth pages), may split each of them and the root (depth + 1
+ * new pages), and puts a value too large for a leaf on overflow pages; a
+ * delete copies its path and, per level, may copy the neighbour it
+ * rebalances with and split the parent whose separator changed. The first
+ * write to a named database in a batch also copies the path to its record
+ * in the main database (two levels with eight databases). A batch with
+ * more dirty pages than LMDB's dirty list holds spills some to the file
+ * first (LMDB's own mechanism), so that is no failure either, unless the
+ * spill's write fails. */
+#define PG_SLACK 3
+
+static size_t tree_depth(MDB_txn *txn, MDB_dbi dbi)
+{
+	MDB_stat st;
+
+	/* On error a depth no tree reaches: the bound then forbids the fast
+	 * path and the write goes through a child transaction. */
+	return mdb_stat(txn, dbi, &st) ? 1000 : st.ms_depth;
+}
+
+static size_t pages_put(const struct store *s, MDB_txn *txn, MDB_dbi dbi, size_t vsize)
+{
+	size_t n = 2 * tree_depth(txn, dbi) + 1 + PG_SLACK;
+
+	if (vsize > s->psize / 4)
+		n += vsize / s->psize + 2;
+	return n;
+}
+
+static size_t pages_del(MDB_txn *txn, MDB_dbi dbi)
+{
+	return 3 * tree_depth(txn, dbi) + 1 + PG_SLACK;
+}
+
+/* A bundle record and its three index rows. */
+static size_t pages_bundle_put(const struct store *s, MDB_txn *txn, size_t len)
+{
+	return pages_put(s, txn, s->bundles, REC_HDR_BYTES + len) + pages_put(s, txn, s->by_time, 0) +
+	       pages_put(s, txn, s->by_expiry, 0) + pages_put(s, txn, s->by_rank, 0);
+}
+
+static size_t pages_bundle_del(const struct store *s, MDB_txn *txn)
+{
+	return pages_del(txn, s->bundles) + pages_del(txn, s->by_time) + pages_del(txn, s->by_expiry) +
+	       pages_del(txn, s->by_rank);
+}
+
+static bool room_for(const struct store_txn *t, size_t pages)
+{
+	return t->pg_used + pages < t->pg_room;
+}
+
+static void charge(struct store_txn *t, size_t pages)
+{
+	t->pg_used = pages > SIZE_MAX - t->pg_used ? SIZE_MAX : t->pg_used + pages;
+}
+
+/* Fills a reserved "bundles" value. */
+static void rec_fill(uint8_t *p, const struct bundle *b, const uint8_t *enc, size_t len,
+		     const struct store_meta *meta)
+{
+	p[REC_OFF_VERSION] = REC_VERSION;
+	p[REC_OFF_FLAGS] = meta->flags & ~REC_F_TOMBSTONE;
+	p[REC_OFF_HOPS] = meta->hops;
+	p[REC_OFF_KIND] = b->kind;
+	p[REC_OFF_PRIO] = b->prio;
+	put_be64(p + REC_OFF_RECEIVED, meta->received);
+	put_be64(p + REC_OFF_EXPIRES, b->expires);
+	put_be64(p + REC_OFF_CREATED, b->created);
+	memcpy(p + REC_HDR_BYTES, enc, len);
+}
+
+/* The record's index rows; the record is already in txn. */
+static int put_bundle_index(struct store *s, MDB_txn *txn, const struct bundle *b)
+{
+	uint8_t tk[TIME_KEY_BYTES], rk[RANK_KEY_BYTES];
+	int rc;
+
+	time_key(tk, b->created, b->id);
+	rc = put_index(txn, s->by_time, tk, sizeof(tk));
+	if (rc)
+		return rc;
+	time_key(tk, b->expires, b->id);
+	rc = put_index(txn, s->by_expiry, tk, sizeof(tk));
+	if (rc || !kind_evictable(b->kind))
+		return rc;
+	rank_key(rk, b->prio, b->created, b->id);
+	return put_index(txn, s->by_rank, rk, sizeof(rk));
+}
+
+/* The common case, straight into the batch: no eviction is needed and the
+ * map cannot run out (room_for), so after the record's own put, which
+ * fails with MDB_KEYEXIST before it writes anything, only an LMDB failure
+ * (I/O, a damaged store) can stop it part-way; that fails the batch. */
+static int put_bundle_direct(struct store_txn *t, const struct bundle *b, const uint8_t *enc, size_t len,
+			     const struct store_meta *meta, size_t pages)
+{
+	struct store *s = t->s;
+	MDB_val k = val(b->id, BUNDLE_ID_BYTES), d = val(NULL, REC_HDR_BYTES + len);
+	int rc = mdb_put(t->txn, s->bundles, &k, &d, MDB_NOOVERWRITE | MDB_RESERVE);
+
+	if (rc == MDB_KEYEXIST)
+		return MU_E_EXISTS;
+	charge(t, pages);
+	if (rc) {
+		t->failed = LMDB_FAIL("bundle put", rc);
+		return t->failed;
+	}
+	rec_fill(d.mv_data, b, enc, len, meta);
+	rc = put_bundle_index(s, t->txn, b);
+	if (rc) {
+		t->failed = rc;
+		return rc;
+	}
+	totals_apply(&t->tot, b->kind, len, 1);
+	t->tot_dirty = true;
+	return 0;
+}
+
 int store_put_bundle(struct store_txn *t, const struct bundle *b, const uint8_t *enc, size_t len,
 		     const struct store_meta *meta)
 {
@@ -356,9 +569,8 @@ int store_put_bundle(struct store_txn *t, const struct bundle *b, const uint8_t 
 	MDB_txn *txn = NULL;
 	MDB_val k, d;
 	struct totals tot;
-	uint8_t tk[TIME_KEY_BYTES], rk[RANK_KEY_BYTES];
 	uint64_t evicted = 0;
-	uint8_t *p;
+	size_t pages, pages_evict;
 	int rc;
 
 	if (!t || !b || !enc || !len || !meta)
@@ -367,7 +579,17 @@ int store_put_bundle(struct store_txn *t, const struct bundle *b, const uint8_t 
 		return MU_E_FORMAT;
 	if (len > BUNDLE_ENC_MAX)
 		return MU_E_TOOBIG;
+	if (t->failed)
+		return t->failed;
 	s = t->s;
+	pages = pages_bundle_put(s, t->txn, len);
+	if (fits(s, &t->tot, len) && room_for(t, pages))
+		return put_bundle_direct(t, b, enc, len, meta, pages);
+
+	/* Eviction, or near the end of the map: in a child transaction, so
+	 * that a failure undoes only this call. */
+	pages_evict = pages_bundle_del(s, t->txn);
+	tot = t->tot;
 	rc = child_begin(t, &txn);
 	if (rc)
 		goto out;
@@ -383,9 +605,6 @@ int store_put_bundle(struct store_txn *t, const struct bundle *b, const uint8_t 
 		goto out;
 	}
 
-	rc = totals_get(s, txn, &tot);
-	if (rc)
-		goto out;
 	if (!fits(s, &tot, len)) {
 		rc = make_room(s, txn, b, len, meta->received, &tot, &evicted);
 		if (rc)
@@ -398,39 +617,18 @@ int store_put_bundle(struct store_txn *t, const struct bundle *b, const uint8_t 
 		rc = LMDB_FAIL("bundle put", rc);
 		goto out;
 	}
-	p = d.mv_data;
-	p[REC_OFF_VERSION] = REC_VERSION;
-	p[REC_OFF_FLAGS] = meta->flags;
-	p[REC_OFF_HOPS] = meta->hops;
-	p[REC_OFF_KIND] = b->kind;
-	p[REC_OFF_PRIO] = b->prio;
-	put_be64(p + REC_OFF_RECEIVED, meta->received);
-	put_be64(p + REC_OFF_EXPIRES, b->expires);
-	put_be64(p + REC_OFF_CREATED, b->created);
-	memcpy(p + REC_HDR_BYTES, enc, len);
-
-	time_key(tk, b->created, b->id);
-	rc = put_index(txn, s->by_time, tk, sizeof(tk));
+	rec_fill(d.mv_data, b, enc, len, meta);
+	rc = put_bundle_index(s, txn, b);
 	if (rc)
 		goto out;
-	time_key(tk, b->expires, b->id);
-	rc = put_index(txn, s->by_expiry, tk, sizeof(tk));
-	if (rc)
-		goto out;
-	if (kind_evictable(b->kind)) {
-		rank_key(rk, b->prio, b->created, b->id);
-		rc = put_index(txn, s->by_rank, rk, sizeof(rk));
-		if (rc)
-			goto out;
-	}
-	tot.count++;
-	tot.bytes += len;
-	rc = totals_put(s, txn, &tot);
-	if (rc)
-		goto out;
+	totals_apply(&tot, b->kind, len, 1);
 	rc = child_commit(&txn);
 	if (rc)
 		goto out;
+	/* Depths before this call bound its deletes and its put alike. */
+	charge(t, pages + (size_t)evicted * pages_evict);
+	t->tot = tot;
+	t->tot_dirty = true;
 	t->evicted += evicted;
 out:
 	mdb_txn_abort(txn);
@@ -443,13 +641,17 @@ int store_put_cred(struct store_txn *t, const struct cred *c)
 	MDB_txn *txn = NULL;
 	MDB_val k, d;
 	struct cred old;
+	size_t pages;
 	int n, rc;
 
 	if (!t || !c)
 		return -EINVAL;
+	if (t->failed)
+		return t->failed;
 	n = cred_encode(enc, sizeof(enc), c);
 	if (n < 0)
 		return n;
+	pages = pages_put(t->s, t->txn, t->s->creds, (size_t)n);
 	rc = child_begin(t, &txn);
 	if (rc)
 		goto out;
@@ -472,7 +674,10 @@ int store_put_cred(struct store_txn *t, const struct cred *c)
 		goto out;
 	}
 	rc = child_commit(&txn);
+	if (!rc)
+		charge(t, pages);
 out:
+	t->s->gen++; /* even unchanged or failed: cheap, and never stale */
 	mdb_txn_abort(txn);
 	return rc;
 }
@@ -483,10 +688,14 @@ int store_put_revocation(struct store_txn *t, const uint8_t key[static MU_KEY_BY
 	uint8_t rec[REVOKED_BYTES];
 	MDB_txn *txn = NULL;
 	MDB_val k, d;
+	size_t pages;
 	int rc;
 
 	if (!t)
 		return -EINVAL;
+	if (t->failed)
+		return t->failed;
+	pages = pages_put(t->s, t->txn, t->s->revoked, REVOKED_BYTES);
 	rc = child_begin(t, &txn);
 	if (rc)
 		goto out;
@@ -512,7 +721,10 @@ int store_put_revocation(struct store_txn *t, const uint8_t key[static MU_KEY_BY
 		goto out;
 	}
 	rc = child_commit(&txn);
+	if (!rc)
+		charge(t, pages);
 out:
+	t->s->gen++;
 	mdb_txn_abort(txn);
 	return rc;
 }
@@ -521,23 +733,147 @@ int store_del_bundle(struct store_txn *t, const uint8_t id[static BUNDLE_ID_BYTE
 {
 	MDB_txn *txn = NULL;
 	struct totals tot;
+	size_t pages;
 	int rc;
 
 	if (!t)
 		return -EINVAL;
+	if (t->failed)
+		return t->failed;
+	pages = pages_bundle_del(t->s, t->txn);
+	tot = t->tot;
 	rc = child_begin(t, &txn);
-	if (rc)
-		goto out;
-	rc = totals_get(t->s, txn, &tot);
 	if (rc)
 		goto out;
 	rc = del_bundle_in(t->s, txn, id, &tot);
 	if (rc)
 		goto out;
-	rc = totals_put(t->s, txn, &tot);
+	rc = child_commit(&txn);
 	if (rc)
 		goto out;
+	charge(t, pages);
+	t->tot = tot;
+	t->tot_dirty = true;
+out:
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int store_tombstone(struct store_txn *t, const uint8_t id[static BUNDLE_ID_BYTES])
+{
+	uint8_t hdr[REC_HDR_BYTES], rk[RANK_KEY_BYTES];
+	MDB_txn *txn = NULL;
+	MDB_val k = val(id, BUNDLE_ID_BYTES), d;
+	struct totals tot;
+	struct rec_hdr h;
+	size_t pages;
+	int rc;
+
+	if (!t)
+		return -EINVAL;
+	if (t->failed)
+		return t->failed;
+	pages = pages_put(t->s, t->txn, t->s->bundles, REC_HDR_BYTES) + pages_del(t->txn, t->s->by_rank);
+	tot = t->tot;
+	rc = child_begin(t, &txn);
+	if (rc)
+		goto out;
+	rc = mdb_get(txn, t->s->bundles, &k, &d);
+	if (rc == MDB_NOTFOUND) {
+		rc = MU_E_NOTFOUND;
+		goto out;
+	}
+	if (rc) {
+		rc = LMDB_FAIL("bundle get", rc);
+		goto out;
+	}
+	rc = rec_parse(&d, &h);
+	if (rc || h.tomb)
+		goto out;
+	memcpy(hdr, d.mv_data, REC_HDR_BYTES);
+	hdr[REC_OFF_FLAGS] |= REC_F_TOMBSTONE;
+	rc = totals_apply(&tot, h.kind, h.enc_len, -1);
+	if (rc)
+		goto out;
+	tot.tombs++;
+	if (kind_evictable(h.kind)) {
+		rank_key(rk, h.prio, h.created, id);
+		rc = del_key(txn, t->s->by_rank, rk, sizeof(rk));
+		if (rc)
+			goto out;
+	}
+	d = val(hdr, sizeof(hdr));
+	rc = mdb_put(txn, t->s->bundles, &k, &d, 0);
+	if (rc) {
+		rc = LMDB_FAIL("tombstone put", rc);
+		goto out;
+	}
 	rc = child_commit(&txn);
+	if (rc)
+		goto out;
+	charge(t, pages);
+	t->tot = tot;
+	t->tot_dirty = true;
+out:
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int store_custody_put(struct store_txn *t, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t archived_at,
+		      uint64_t expires)
+{
+	uint8_t rec[CUSTODY_BYTES];
+	MDB_txn *txn = NULL;
+	MDB_val k = val(id, BUNDLE_ID_BYTES), d;
+	MDB_stat st;
+	size_t pages;
+	int rc;
+
+	if (!t)
+		return -EINVAL;
+	if (t->failed)
+		return t->failed;
+	pages = pages_put(t->s, t->txn, t->s->custody, CUSTODY_BYTES);
+	rc = child_begin(t, &txn);
+	if (rc)
+		goto out;
+	rc = mdb_get(txn, t->s->custody, &k, &d);
+	if (rc == 0) {
+		if (d.mv_size != CUSTODY_BYTES) {
+			rc = CORRUPT("custody record size");
+			goto out;
+		}
+		/* The first receipt dates the custody; the longest-lived one
+		 * keeps the record. */
+		if (get_be64(d.mv_data) < archived_at)
+			archived_at = get_be64(d.mv_data);
+		if (get_be64((const uint8_t *)d.mv_data + 8) > expires)
+			expires = get_be64((const uint8_t *)d.mv_data + 8);
+	} else if (rc == MDB_NOTFOUND) {
+		rc = mdb_stat(txn, t->s->custody, &st);
+		if (rc) {
+			rc = LMDB_FAIL("stat custody", rc);
+			goto out;
+		}
+		if (st.ms_entries >= STORE_CUSTODY_MAX) {
+			rc = MU_E_QUOTA;
+			goto out;
+		}
+	} else {
+		rc = LMDB_FAIL("custody get", rc);
+		goto out;
+	}
+	put_be64(rec, archived_at);
+	put_be64(rec + 8, expires);
+	d = val(rec, sizeof(rec));
+	rc = mdb_put(txn, t->s->custody, &k, &d, 0);
+	if (rc) {
+		rc = LMDB_FAIL("custody put", rc);
+		goto out;
+	}
+	rc = child_commit(&txn);
+	if (!rc)
+		charge(t, pages);
 out:
 	mdb_txn_abort(txn);
 	return rc;
@@ -546,6 +882,7 @@ out:
 int store_write_begin(struct store *s, struct store_txn **out)
 {
 	struct store_txn *t = NULL;
+	MDB_envinfo info;
 	int rc;
 
 	*out = NULL;
@@ -557,13 +894,27 @@ int store_write_begin(struct store *s, struct store_txn **out)
 	t->s = s;
 	rc = mdb_txn_begin(s->env, NULL, 0, &t->txn);
 	if (rc) {
+		t->txn = NULL;
 		rc = LMDB_FAIL("txn begin", rc);
 		goto out;
 	}
+	rc = totals_get(s, t->txn, &t->tot);
+	if (rc)
+		goto out;
+	/* Holding the write lock, the last commit's end of file is ours. */
+	rc = mdb_env_info(s->env, &info);
+	if (rc) {
+		rc = LMDB_FAIL("env info", rc);
+		goto out;
+	}
+	if (info.me_mapsize / s->psize > info.me_last_pgno + 2)
+		t->pg_room = info.me_mapsize / s->psize - info.me_last_pgno - 2;
 	s->batch = t;
 	*out = t;
 	t = NULL;
 out:
+	if (t)
+		mdb_txn_abort(t->txn);
 	free(t);
 	return rc;
 }
@@ -575,11 +926,22 @@ int store_write_commit(struct store_txn *t)
 	if (!t)
 		return -EINVAL;
 	t->s->batch = NULL;
+	rc = t->failed;
+	if (!rc && t->tot_dirty)
+		rc = totals_put(t->s, t->txn, &t->tot);
+	if (rc) {
+		t->s->gen++;
+		mdb_txn_abort(t->txn);
+		free(t);
+		return rc;
+	}
 	rc = mdb_txn_commit(t->txn);
-	if (rc)
+	if (rc) {
+		t->s->gen++; /* what the batch wrote is gone */
 		rc = LMDB_FAIL("txn commit", rc);
-	else
+	} else {
 		t->s->evicted += t->evicted;
+	}
 	free(t);
 	return rc;
 }
@@ -589,6 +951,7 @@ void store_write_abort(struct store_txn *t)
 	if (!t)
 		return;
 	t->s->batch = NULL;
+	t->s->gen++; /* what the batch wrote is gone */
 	mdb_txn_abort(t->txn);
 	free(t);
 }
@@ -661,6 +1024,8 @@ static int rec_find(struct store *s, MDB_txn *txn, const uint8_t id[static BUNDL
 	rc = rec_parse(d, &h);
 	if (rc)
 		return rc;
+	if (h.tomb)
+		return MU_E_NOTFOUND; /* the id is known, the content is gone */
 	p = d->mv_data;
 	info->meta.received = get_be64(p + REC_OFF_RECEIVED);
 	info->meta.hops = p[REC_OFF_HOPS];
@@ -719,10 +1084,15 @@ int store_peek(struct store *s, const uint8_t id[static BUNDLE_ID_BYTES], struct
 int store_cred_lookup(void *store, const uint8_t key[static MU_KEY_BYTES], struct cred *out)
 {
 	struct store *s = store;
+	struct cred_answer *a = &s->creds_seen[key[0] % ANSWER_SETS];
 	MDB_txn *txn = NULL;
 	MDB_val k = val(key, MU_KEY_BYTES), d;
 	int rc;
 
+	if (a->gen == s->gen && !memcmp(a->c.sign_pk, key, MU_KEY_BYTES)) {
+		*out = a->c;
+		return 0;
+	}
 	memset(out, 0, sizeof(*out));
 	rc = read_begin(s, &txn);
 	if (rc)
@@ -740,6 +1110,12 @@ int store_cred_lookup(void *store, const uint8_t key[static MU_KEY_BYTES], struc
 	if (rc) {
 		log_err(SUB_STORE, "stored credential does not decode: %s", mu_strerror(rc));
 		rc = MU_E_STORE;
+		goto out;
+	}
+	/* kept only under the key it was found by */
+	if (!memcmp(out->sign_pk, key, MU_KEY_BYTES)) {
+		a->gen = s->gen;
+		a->c = *out;
 	}
 out:
 	read_end(s, txn);
@@ -749,8 +1125,18 @@ out:
 int store_is_revoked(void *store, const uint8_t key[static MU_KEY_BYTES])
 {
 	struct store *s = store;
+	struct revoked_answer *a = &s->revoked_seen[key[0] % ANSWER_SETS];
+	int rc;
 
-	return key_exists(s, s->revoked, key, MU_KEY_BYTES, "revoked get");
+	if (a->gen == s->gen && !memcmp(a->key, key, MU_KEY_BYTES))
+		return a->revoked;
+	rc = key_exists(s, s->revoked, key, MU_KEY_BYTES, "revoked get");
+	if (rc >= 0) {
+		a->gen = s->gen;
+		memcpy(a->key, key, MU_KEY_BYTES);
+		a->revoked = rc;
+	}
+	return rc;
 }
 
 int store_get_revocation(struct store *s, const uint8_t key[static MU_KEY_BYTES], uint64_t *at,
@@ -791,11 +1177,74 @@ out:
 	return rc;
 }
 
+int store_custody_get(struct store *s, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t *archived_at)
+{
+	MDB_txn *txn = NULL;
+	MDB_val k = val(id, BUNDLE_ID_BYTES), d;
+	int rc;
+
+	*archived_at = 0;
+	rc = read_begin(s, &txn);
+	if (rc)
+		goto out;
+	rc = mdb_get(txn, s->custody, &k, &d);
+	if (rc == MDB_NOTFOUND) {
+		rc = MU_E_NOTFOUND;
+		goto out;
+	}
+	if (rc) {
+		rc = LMDB_FAIL("custody get", rc);
+		goto out;
+	}
+	if (d.mv_size != CUSTODY_BYTES) {
+		rc = CORRUPT("custody record size");
+		goto out;
+	}
+	*archived_at = get_be64(d.mv_data);
+out:
+	read_end(s, txn);
+	return rc;
+}
+
+/* Deletes every custody record with expires <= now; *n gets the count. The
+ * table is capped (STORE_CUSTODY_MAX), so a walk is cheap enough for the
+ * purge timer. */
+static int purge_custody(struct store *s, MDB_txn *txn, uint64_t now, uint64_t *n)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k, d;
+	int rc = mdb_cursor_open(txn, s->custody, &cur);
+
+	*n = 0;
+	if (rc) {
+		rc = LMDB_FAIL("cursor open", rc);
+		goto out;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		if (d.mv_size != CUSTODY_BYTES) {
+			rc = CORRUPT("custody record size");
+			goto out;
+		}
+		if (get_be64((const uint8_t *)d.mv_data + 8) > now)
+			continue;
+		rc = mdb_cursor_del(cur, 0);
+		if (rc) {
+			rc = LMDB_FAIL("custody del", rc);
+			goto out;
+		}
+		(*n)++;
+	}
+	rc = rc == MDB_NOTFOUND ? 0 : LMDB_FAIL("cursor get", rc);
+out:
+	mdb_cursor_close(cur);
+	return rc;
+}
+
 int store_purge_expired(struct store *s, uint64_t now, uint64_t *removed)
 {
 	MDB_txn *txn = NULL;
 	struct totals tot;
-	uint64_t n = 0;
+	uint64_t n = 0, ncust = 0;
 	int rc;
 
 	if (removed)
@@ -813,6 +1262,8 @@ int store_purge_expired(struct store *s, uint64_t now, uint64_t *removed)
 		goto out;
 	while ((rc = del_one_expired(s, txn, now, &tot)) == 1)
 		n++;
+	if (!rc)
+		rc = purge_custody(s, txn, now, &ncust);
 	if (rc)
 		goto out;
 	if (n) {
@@ -828,8 +1279,9 @@ int store_purge_expired(struct store *s, uint64_t now, uint64_t *removed)
 	}
 	if (removed)
 		*removed = n;
-	if (n)
-		log_debug(SUB_STORE, "purged %llu expired bundles", (unsigned long long)n);
+	if (n || ncust)
+		log_debug(SUB_STORE, "purged %llu expired bundles and tombstones, %llu custody records",
+			  (unsigned long long)n, (unsigned long long)ncust);
 out:
 	mdb_txn_abort(txn);
 	return rc;
@@ -969,6 +1421,69 @@ out:
 	return rc;
 }
 
+struct custody_row {
+	uint8_t id[BUNDLE_ID_BYTES];
+	uint64_t archived_at, expires;
+};
+
+int store_scan_custody(struct store *s, store_custody_fn fn, void *ctx)
+{
+	struct custody_row rows[SCAN_CHUNK];
+	uint8_t from[BUNDLE_ID_BYTES] = { 0 };
+	bool skip_first = false, done = false;
+	int rc = 0;
+
+	/* Copied out in chunks, as scan_index does, so fn may write. */
+	while (!done) {
+		MDB_txn *txn = NULL;
+		MDB_cursor *cur = NULL;
+		MDB_val k = val(from, sizeof(from)), d;
+		size_t n = 0;
+
+		rc = read_begin(s, &txn);
+		if (rc)
+			return rc;
+		rc = mdb_cursor_open(txn, s->custody, &cur);
+		if (rc) {
+			rc = LMDB_FAIL("cursor open", rc);
+			goto chunk_out;
+		}
+		rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+		if (rc == 0 && skip_first && k.mv_size == sizeof(from) && !memcmp(k.mv_data, from, sizeof(from)))
+			rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
+		while (rc == 0 && n < SCAN_CHUNK) {
+			if (k.mv_size != BUNDLE_ID_BYTES || d.mv_size != CUSTODY_BYTES) {
+				rc = CORRUPT("custody record size");
+				goto chunk_out;
+			}
+			memcpy(rows[n].id, k.mv_data, BUNDLE_ID_BYTES);
+			rows[n].archived_at = get_be64(d.mv_data);
+			rows[n].expires = get_be64((const uint8_t *)d.mv_data + 8);
+			memcpy(from, k.mv_data, sizeof(from));
+			n++;
+			rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
+		}
+		if (rc == MDB_NOTFOUND) {
+			done = true;
+			rc = 0;
+		} else if (rc) {
+			rc = LMDB_FAIL("cursor get", rc);
+		}
+	chunk_out:
+		mdb_cursor_close(cur);
+		read_end(s, txn);
+		if (rc)
+			return rc;
+		for (size_t i = 0; i < n; i++) {
+			rc = fn(ctx, rows[i].id, rows[i].archived_at, rows[i].expires);
+			if (rc)
+				return rc;
+		}
+		skip_first = true;
+	}
+	return 0;
+}
+
 int store_stat(struct store *s, struct store_stat *out)
 {
 	MDB_txn *txn = NULL;
@@ -980,11 +1495,23 @@ int store_stat(struct store *s, struct store_stat *out)
 	rc = read_begin(s, &txn);
 	if (rc)
 		goto out;
-	rc = totals_get(s, txn, &tot);
+	if (s->batch)
+		tot = s->batch->tot; /* not written until the commit */
+	else
+		rc = totals_get(s, txn, &tot);
 	if (rc)
 		goto out;
 	out->count = tot.count;
 	out->bytes = tot.bytes;
+	out->messages = tot.msgs;
+	out->message_bytes = tot.msg_bytes;
+	out->tombstones = tot.tombs;
+	rc = mdb_stat(txn, s->custody, &st);
+	if (rc) {
+		rc = LMDB_FAIL("stat custody", rc);
+		goto out;
+	}
+	out->custody = st.ms_entries;
 	rc = mdb_stat(txn, s->creds, &st);
 	if (rc) {
 		rc = LMDB_FAIL("stat creds", rc);
@@ -1038,10 +1565,45 @@ static int schema_check(struct store *s, MDB_txn *txn)
 	return 0;
 }
 
+/* Stores written before the message and tombstone totals existed have
+ * no "msgs" row: count them once (a walk of every record). */
+static int totals_upgrade(struct store *s, MDB_txn *txn)
+{
+	MDB_val k = val("msgs", 4), d;
+	MDB_cursor *cur = NULL;
+	struct totals tot;
+	struct rec_hdr h;
+	int rc = mdb_get(txn, s->meta, &k, &d);
+
+	if (rc != MDB_NOTFOUND)
+		return rc ? LMDB_FAIL("meta get", rc) : 0;
+	rc = totals_get(s, txn, &tot);
+	if (rc)
+		return rc;
+	tot.msgs = tot.msg_bytes = tot.tombs = 0;
+	rc = mdb_cursor_open(txn, s->bundles, &cur);
+	if (rc)
+		return LMDB_FAIL("cursor open", rc);
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		rc = rec_parse(&d, &h);
+		if (rc)
+			goto out;
+		if (h.kind == BK_MESSAGE) {
+			tot.msgs++;
+			tot.msg_bytes += h.enc_len;
+		}
+	}
+	rc = rc == MDB_NOTFOUND ? totals_put(s, txn, &tot) : LMDB_FAIL("cursor get", rc);
+out:
+	mdb_cursor_close(cur);
+	return rc;
+}
+
 int store_open(struct store **out, const char *dir, const struct store_limits *lim)
 {
 	struct store *s = NULL;
 	MDB_txn *txn = NULL;
+	MDB_stat est;
 	int dead = 0, rc;
 
 	*out = NULL;
@@ -1053,6 +1615,7 @@ int store_open(struct store **out, const char *dir, const struct store_limits *l
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	s->gen = 1;
 	s->lim = (struct store_limits){.map_bytes = STORE_MAP_DEFAULT,
 				       .quota_bytes = STORE_QUOTA_BYTES_DEFAULT,
 				       .quota_count = STORE_QUOTA_COUNT_DEFAULT};
@@ -1070,7 +1633,7 @@ int store_open(struct store **out, const char *dir, const struct store_limits *l
 		rc = LMDB_FAIL("env create", rc);
 		goto out;
 	}
-	rc = mdb_env_set_maxdbs(s->env, 8);
+	rc = mdb_env_set_maxdbs(s->env, 16);
 	if (!rc)
 		rc = mdb_env_set_mapsize(s->env, (size_t)s->lim.map_bytes);
 	if (rc) {
@@ -1091,6 +1654,12 @@ int store_open(struct store **out, const char *dir, const struct store_limits *l
 	}
 	if (dead)
 		log_info(SUB_STORE, "cleared %d stale reader slots", dead);
+	rc = mdb_env_stat(s->env, &est);
+	if (rc) {
+		rc = LMDB_FAIL("env stat", rc);
+		goto out;
+	}
+	s->psize = est.ms_psize;
 
 	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
 	if (rc) {
@@ -1110,9 +1679,13 @@ int store_open(struct store **out, const char *dir, const struct store_limits *l
 	if (!rc)
 		rc = dbi_open(txn, "revoked", &s->revoked);
 	if (!rc)
+		rc = dbi_open(txn, "custody", &s->custody);
+	if (!rc)
 		rc = dbi_open(txn, "meta", &s->meta);
 	if (!rc)
 		rc = schema_check(s, txn);
+	if (!rc)
+		rc = totals_upgrade(s, txn);
 	if (rc)
 		goto out;
 	rc = mdb_txn_commit(txn);

@@ -3,8 +3,9 @@
  * Databases: "bundles" (id -> metadata + encoding), "by_time" ((created, id),
  * for range reconciliation), "by_expiry" ((expires, id), for purging),
  * "by_rank" ((eviction rank, created, id), for quota eviction), "creds"
- * (signing key -> credential encoding), "revoked" (key -> revocation record)
- * and "meta" (schema version, totals). Keys are big-endian so LMDB's byte
+ * (signing key -> credential encoding), "revoked" (key -> revocation record),
+ * "custody" (bundle id -> archived_at, expires: the hospital has it in the
+ * record) and "meta" (schema version, totals). Keys are big-endian so LMDB's byte
  * order is numeric order.
  *
  * The store holds bundles as received: signed and, for content, encrypted.
@@ -13,10 +14,24 @@
  * Writes are batched: store_write_begin() opens one LMDB write transaction,
  * puts add to it, store_write_commit() makes them durable together (a
  * synchronous commit: once it returns 0 the batch survives a crash or power
- * loss; an uncommitted batch is lost whole). Each put/delete runs in a
- * nested transaction, so a call that fails (MU_E_EXISTS, MU_E_QUOTA including
- * a full LMDB map, MU_E_STORE) changes nothing and the batch stays usable.
- * With the map full the commit itself may fail (MU_E_QUOTA, batch lost).
+ * loss; an uncommitted batch is lost whole). A call that fails
+ * (MU_E_EXISTS, MU_E_QUOTA including a full LMDB map, MU_E_STORE) changes
+ * nothing and the batch stays usable — with one exception, below. With the
+ * map full the commit itself may fail (MU_E_QUOTA, batch lost).
+ *
+ * How, and the exception: a store_put_bundle() that needs no eviction and
+ * whose worst case of new pages (from the trees' depths) fits in what the
+ * map had left at store_write_begin() minus what the batch may have taken
+ * since, writes straight into the batch: its first write (the record, with
+ * MDB_NOOVERWRITE) is also its duplicate check and changes nothing when it
+ * fails, and the rest cannot meet a full map. If one of those writes still
+ * fails inside LMDB (an I/O error, a damaged store: MU_E_STORE), LMDB has
+ * marked the transaction unusable: the batch is then failed — this and
+ * every later call on it return that error, reads through it fail, and
+ * store_write_commit() discards it and returns the error. Every other
+ * write (eviction, deletes, tombstones, credentials, revocations, custody,
+ * and a put near the end of the map) runs in a nested transaction, so its
+ * failure, a full map included, undoes only that call.
  *
  * One thread only: a struct store is not thread-safe, at most one batch is
  * open at a time (a second store_write_begin() gets -EBUSY), and the same
@@ -35,6 +50,15 @@
  * bundles that rank strictly below the one being stored. If that is not
  * enough the put fails with MU_E_QUOTA and nothing already stored is lost.
  * CREDENTIAL and REVOCATION bundles are never evicted before they expire.
+ *
+ * Tombstones (docs/storage.md "Tombstones"): store_tombstone() drops a
+ * bundle's encoding but keeps its record (kind, priority, created, expires)
+ * and its by_time and by_expiry rows until it expires. So the id stays
+ * known: store_has() is 1, a put of it is MU_E_EXISTS, store_scan_time()
+ * (the sync keyset) still passes it; but store_get() and store_peek() say
+ * MU_E_NOTFOUND, there is nothing to send. Tombstones are not in count,
+ * bytes or the quota, and are never evicted (they hold no content); expiry
+ * deletes them like any bundle.
  *
  * Exactly: "now" is meta->received of the bundle being put. (1) deletes
  * bundles with expires <= now, earliest expiry first, until the new one
@@ -79,7 +103,15 @@ struct store_stat {
 	uint64_t creds;
 	uint64_t revoked;
 	uint64_t evicted; /* since open */
+	uint64_t messages, message_bytes; /* BK_MESSAGE part of count and bytes */
+	uint64_t tombstones;
+	uint64_t custody; /* custody records */
 };
+
+/* Custody records are at most this many: a receipt names at most
+ * RECEIPT_IDS_MAX ids, so this holds 256 full receipts' worth, about 12 MB
+ * of map. Records leave when the receipt that made them expires. */
+#define STORE_CUSTODY_MAX 262144u
 
 /* Opens or creates the environment in dir (created 0700 if missing; files
  * 0600). lim may be NULL for the defaults. *out is owned by the caller
@@ -109,15 +141,26 @@ int store_put_revocation(struct store_txn *t, const uint8_t key[static MU_KEY_BY
 			 uint8_t reason);
 /* Deletes a bundle and its index rows; MU_E_NOTFOUND if absent. */
 int store_del_bundle(struct store_txn *t, const uint8_t id[static BUNDLE_ID_BYTES]);
+/* Makes a held bundle a tombstone (see Tombstones above). 0 also if it
+ * already is one; MU_E_NOTFOUND if the id is not stored. */
+int store_tombstone(struct store_txn *t, const uint8_t id[static BUNDLE_ID_BYTES]);
+/* Records that the hospital archived bundle id at archived_at (Unix ms);
+ * the record lives until expires (Unix ms). For an id already recorded the
+ * earliest archived_at and the latest expires are kept. The id need not be
+ * stored. MU_E_QUOTA if STORE_CUSTODY_MAX records exist and id is new. */
+int store_custody_put(struct store_txn *t, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t archived_at,
+		      uint64_t expires);
 /* Frees t, also on failure. On failure nothing of the batch is stored:
- * MU_E_QUOTA if the LMDB map is full, MU_E_STORE otherwise. */
+ * MU_E_QUOTA if the LMDB map is full, MU_E_STORE otherwise (also the error
+ * that failed the batch, see above). */
 int store_write_commit(struct store_txn *t);
 void store_write_abort(struct store_txn *t); /* NULL-safe, frees t */
 
-/* 1 if present, 0 if not, <0 on error. */
+/* 1 if present (held or a tombstone), 0 if not, <0 on error. */
 int store_has(struct store *s, const uint8_t id[static BUNDLE_ID_BYTES]);
 /* Copies the encoding into buf (cap >= BUNDLE_ENC_MAX is always enough);
- * *len gets its length. meta may be NULL. MU_E_NOTFOUND if absent,
+ * *len gets its length. meta may be NULL. MU_E_NOTFOUND if absent or a
+ * tombstone (also for store_peek),
  * MU_E_TOOBIG if cap is too small (*len still gets the length). */
 int store_get(struct store *s, const uint8_t id[static BUNDLE_ID_BYTES], uint8_t *buf, size_t cap,
 	      size_t *len, struct store_meta *meta);
@@ -141,8 +184,10 @@ int store_is_revoked(void *store, const uint8_t key[static MU_KEY_BYTES]);
 int store_get_revocation(struct store *s, const uint8_t key[static MU_KEY_BYTES], uint64_t *at,
 			 uint8_t *reason);
 
-/* Deletes every bundle with expires <= now, in one transaction of its own;
- * *removed (may be NULL) gets the count. -EBUSY while a batch is open. */
+/* Deletes every bundle and tombstone with expires <= now, in one
+ * transaction of its own, and every custody record whose expires <= now;
+ * *removed (may be NULL) gets the count of bundles and tombstones.
+ * -EBUSY while a batch is open. */
 int store_purge_expired(struct store *s, uint64_t now, uint64_t *removed);
 
 /* Calls fn for each (created, id) in ascending order starting at the first
@@ -167,6 +212,15 @@ int store_scan_evict(struct store *s, store_scan_fn fn, void *ctx);
  * transaction open; stops at and returns fn's first non-zero result. */
 typedef int (*store_cred_fn)(void *ctx, const struct cred *c);
 int store_scan_creds(struct store *s, store_cred_fn fn, void *ctx);
+
+/* 0 and *archived_at if id has a custody record, MU_E_NOTFOUND if not. */
+int store_custody_get(struct store *s, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t *archived_at);
+/* Calls fn for every custody record in id order; same contract as
+ * store_scan_time (copied out in chunks, fn may write, stops at and returns
+ * fn's first non-zero result). */
+typedef int (*store_custody_fn)(void *ctx, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t archived_at,
+				uint64_t expires);
+int store_scan_custody(struct store *s, store_custody_fn fn, void *ctx);
 
 int store_stat(struct store *s, struct store_stat *out);
 

@@ -990,6 +990,124 @@ static void test_creds_latest(void)
 	free(dir);
 }
 
+/* Admission's credential and revocation answers are remembered between
+ * calls (store.c); they must follow every write, commit and abort. */
+static void test_answers_follow_writes(void)
+{
+	char *dir = test_tmpdir("store");
+	struct store *s = open_quota(dir, 100, 1 << 20);
+	struct store_txn *t = NULL;
+	struct cred c, got;
+	uint8_t pk[MU_KEY_BYTES];
+
+	randombytes_buf(pk, sizeof(pk));
+	CHECK_RET(store_cred_lookup(s, pk, &got), MU_E_NOCRED);
+	CHECK(store_is_revoked(s, pk) == 0);
+	CHECK_OK(store_write_begin(s, &t));
+	fill_cred(&c, pk, 2000, "First");
+	CHECK_OK(store_put_cred(t, &c));
+	CHECK_OK(store_write_commit(t));
+	for (int i = 0; i < 2; i++) { /* the second time from memory */
+		CHECK_OK(store_cred_lookup(s, pk, &got));
+		CHECK(!strcmp(got.name, "First"));
+		CHECK(store_is_revoked(s, pk) == 0);
+	}
+
+	/* a renewal and a revocation in a batch: seen at once, gone on abort */
+	CHECK_OK(store_write_begin(s, &t));
+	fill_cred(&c, pk, 3000, "Renewed");
+	CHECK_OK(store_put_cred(t, &c));
+	CHECK_OK(store_cred_lookup(s, pk, &got));
+	CHECK(!strcmp(got.name, "Renewed"));
+	CHECK_OK(store_put_revocation(t, pk, 5, REVOKE_LOST));
+	CHECK(store_is_revoked(s, pk) == 1);
+	CHECK(store_is_revoked(s, pk) == 1);
+	store_write_abort(t);
+	CHECK_OK(store_cred_lookup(s, pk, &got));
+	CHECK(!strcmp(got.name, "First"));
+	CHECK(store_is_revoked(s, pk) == 0);
+
+	/* the same, committed */
+	CHECK_OK(store_write_begin(s, &t));
+	CHECK_OK(store_put_cred(t, &c));
+	CHECK_OK(store_put_revocation(t, pk, 5, REVOKE_LOST));
+	CHECK_OK(store_write_commit(t));
+	CHECK_OK(store_cred_lookup(s, pk, &got));
+	CHECK(!strcmp(got.name, "Renewed"));
+	CHECK(store_is_revoked(s, pk) == 1);
+	store_close(s);
+	free(dir);
+}
+
+/* Puts without a child transaction (store.h): a batch that mixes them with
+ * child-transaction writes keeps the totals right, store_stat sees the
+ * batch, and a put that LMDB fails part-way fails the whole batch. The
+ * part-way failure is made by damaging the store: a bundle's record is
+ * removed behind the store's back, so putting it again meets its by_time
+ * row. */
+static void test_direct_puts(void)
+{
+	enum { N = 3000 };
+	char *dir = test_tmpdir("store");
+	struct store *s = open_quota(dir, 100000, 1 << 30);
+	struct store_txn *t = NULL;
+	struct bundle *b = calloc(N, sizeof(*b));
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	MDB_val k;
+
+	CHECK(b);
+	CHECK_OK(store_write_begin(s, &t));
+	for (int i = 0; i < N; i++) {
+		mkb(&b[i], i % 3 ? BK_MESSAGE : BK_RECEIPT, (uint8_t)(i % 4), 10 + (uint64_t)i, FAR);
+		CHECK_OK(put_in(t, &b[i], 100 + (size_t)i % 200, NOW));
+		if (i % 500 == 7)
+			CHECK_OK(store_tombstone(t, b[i].id));
+		if (i % 500 == 9)
+			CHECK_OK(store_del_bundle(t, b[i - 1].id));
+	}
+	CHECK_RET(put_in(t, &b[10], 50, NOW), MU_E_EXISTS);
+	CHECK(stat_of(s).count == N - 12);
+	CHECK(stat_of(s).tombstones == 6);
+	CHECK_OK(store_write_commit(t));
+	CHECK(stat_of(s).count == N - 12);
+	CHECK(stat_of(s).tombstones == 6);
+	check_content(s, &b[N - 1], 100 + (N - 1) % 200);
+	CHECK(store_has(s, b[8].id) == 0);
+	store_close(s);
+
+	/* damage: b[0]'s record goes, its index rows stay */
+	CHECK_OK(mdb_env_create(&env));
+	CHECK_OK(mdb_env_set_maxdbs(env, 16));
+	CHECK_OK(mdb_env_open(env, dir, 0, 0600));
+	CHECK_OK(mdb_txn_begin(env, NULL, 0, &txn));
+	CHECK_OK(mdb_dbi_open(txn, "bundles", 0, &dbi));
+	k = (MDB_val){.mv_size = BUNDLE_ID_BYTES, .mv_data = b[0].id};
+	CHECK_OK(mdb_del(txn, dbi, &k, NULL));
+	CHECK_OK(mdb_txn_commit(txn));
+	mdb_env_close(env);
+
+	s = open_quota(dir, 100000, 1 << 30);
+	CHECK_OK(store_write_begin(s, &t));
+	mkb(&b[N - 2], BK_MESSAGE, PRIO_ROUTINE, 5, FAR);
+	CHECK_OK(put_in(t, &b[N - 2], 100, NOW)); /* a fresh id, before the failure */
+	CHECK_RET(put_in(t, &b[0], 100, NOW), MU_E_STORE);
+	CHECK_RET(put_in(t, &b[N - 1], 100, NOW), MU_E_STORE);
+	CHECK_RET(store_del_bundle(t, b[1].id), MU_E_STORE);
+	CHECK_RET(store_write_commit(t), MU_E_STORE);
+	/* nothing of the failed batch is stored; the store works on */
+	CHECK(store_has(s, b[N - 2].id) == 0);
+	CHECK(store_has(s, b[1].id) == 1);
+	CHECK(stat_of(s).count == N - 12);
+	mkb(&b[N - 2], BK_MESSAGE, PRIO_ROUTINE, 5, FAR);
+	CHECK_OK(put1(s, &b[N - 2], 100));
+	CHECK(stat_of(s).count == N - 11);
+	store_close(s);
+	free(b);
+	free(dir);
+}
+
 static int count_cred(void *ctx, const struct cred *c)
 {
 	unsigned *seen = ctx;
@@ -1161,6 +1279,8 @@ static const struct test tests[] = {
     {"/store/revoked/put-and-check", test_revoked},
     {"/store/creds/latest-valid-until", test_creds_latest},
     {"/store/creds/scan", test_creds_scan},
+    {"/store/creds/answers-follow-writes", test_answers_follow_writes},
+    {"/store/batch/direct-puts", test_direct_puts},
     {"/store/stat/counts", test_stat},
     {"/store/batch/busy", test_busy},
     {"/store/open/dir-mode", test_open_dir},
