@@ -12,6 +12,7 @@
 #include "hex.h"
 #include "log.h"
 #include "node_int.h"
+#include "wipe.h"
 
 /* Scratch buffers shared by every conn: the loop is single-threaded and no
  * buffer is used across a callback boundary. */
@@ -189,8 +190,17 @@ void conn_offer(struct conn *c, const uint8_t id[static BUNDLE_ID_BYTES])
 	it.len = (uint32_t)info.len;
 	it.created = info.created;
 	memcpy(it.id, id, BUNDLE_ID_BYTES);
-	if (outq_push(&c->oq, &it))
-		log_warn(SUB_LINK, "send queue for %s full; the next sync offers the rest", c->lk->peer.text);
+	/* Once per filling, not per bundle: a sync round that finds a large
+	 * difference offers every bundle of it, and a line for each refused
+	 * one would be megabytes of log. */
+	if (outq_push(&c->oq, &it)) {
+		if (!c->oq_full_logged)
+			log_warn(SUB_LINK, "send queue for %s full (%d bundles); the next sync offers the rest",
+				 c->lk->peer.text, OUTQ_MAX);
+		c->oq_full_logged = true;
+	} else if (c->oq.n < OUTQ_MAX / 2) {
+		c->oq_full_logged = false;
+	}
 	conn_pump(c);
 }
 
@@ -434,13 +444,17 @@ static void on_ids(struct conn *c, const struct frame *f)
 {
 	uint8_t gone[FRAME_IDS_MAX * BUNDLE_ID_BYTES];
 	uint16_t ngone = 0;
+	struct store_info info;
 
+	/* GONE needs no answer: the id stays in our keyset or theirs, and
+	 * nothing re-asks for an id on its own (sync offers, it never asks). */
 	if (f->type == FRAME_GONE)
 		return;
 	for (uint16_t i = 0; i < f->u.ids.count; i++) {
 		const uint8_t *id = f->u.ids.ids + (size_t)i * BUNDLE_ID_BYTES;
 
-		if (store_has(c->n->store, id) == 1)
+		/* A tombstone (content deleted once archived) is GONE too. */
+		if (store_peek(c->n->store, id, &info) == 0)
 			conn_offer(c, id);
 		else
 			memcpy(gone + (size_t)ngone++ * BUNDLE_ID_BYTES, id, BUNDLE_ID_BYTES);
@@ -549,6 +563,8 @@ static void conn_established(struct conn *c)
 	c->peer_cred = *pc;
 	memcpy(c->peer, pc->sign_pk, MU_KEY_BYTES);
 	loop_timer_disarm(c->timer);
+	if (wipe_deliver(c))
+		return;
 	other = conn_find_peer(c->n, c->peer);
 	c->st = CONN_UP;
 	c->n->stats.sessions_ok++;
@@ -605,8 +621,9 @@ void conn_link_up(struct node *n, struct link *lk, int inbound)
 		.cred = n->cred_enc,
 		.cred_len = n->cred_len,
 		.trust = &n->trust,
-		.is_revoked = store_is_revoked,
-		.revoked_ctx = n->store,
+		/* A revoked key with a wipe order comes up, to receive it. */
+		.is_revoked = wipe_is_revoked,
+		.revoked_ctx = n,
 		.now_ms = mu_now_ms(),
 	};
 	struct conn *c = NULL;

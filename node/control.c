@@ -13,11 +13,16 @@
 #include <unistd.h>
 
 #include "../crypto/envelope.h"
+#include "channel.h"
 #include "clock.h"
 #include "config.h"
+#include "control_attach.h"
+#include "control_msg.h"
+#include "control_util.h"
 #include "ctl.h"
 #include "err.h"
 #include "hex.h"
+#include "incident.h"
 #include "json.h"
 #include "log.h"
 #include "nhsnum.h"
@@ -26,57 +31,7 @@
 #define SEND_TEXT_MAX 4096               /* bytes of message text */
 #define SEND_EXPIRES_MIN_DEFAULT (12 * 60) /* minutes */
 #define SEND_EXPIRES_MIN_MAX (7 * 24 * 60)
-#define SEND_HOPS_DEFAULT 16
 #define INBOX_LIMIT_DEFAULT 50
-#define CONTENT_TEXT 1 /* content type byte: UTF-8 text follows */
-
-/* ---- small helpers ---- */
-
-static const char *arg_value(const struct ctl_req *req, const char *name)
-{
-	for (int i = 1; i + 1 < req->argc; i++)
-		if (!strcmp(req->argv[i], name))
-			return req->argv[i + 1];
-	return NULL;
-}
-
-static bool arg_flag(const struct ctl_req *req, const char *name)
-{
-	for (int i = 1; i < req->argc; i++)
-		if (!strcmp(req->argv[i], name))
-			return true;
-	return false;
-}
-
-static void json_str(struct ctl_reply *r, const char *s)
-{
-	char *q = json_quote(s);
-
-	ctl_reply_printf(r, "%s", q ? q : "null");
-	free(q);
-}
-
-static void json_hex(struct ctl_reply *r, const uint8_t *p, size_t n)
-{
-	char h[2 * 64 + 1];
-
-	hex_encode(h, p, n);
-	ctl_reply_printf(r, "\"%s\"", h);
-}
-
-static const char *who(struct node *n, const uint8_t key[static MU_KEY_BYTES], char *buf, size_t cap)
-{
-	struct cred c;
-	char h[17];
-
-	if (store_cred_lookup(n->store, key, &c) == 0) {
-		snprintf(buf, cap, "%s (%s)", c.name, role_name(c.role));
-		return buf;
-	}
-	hex_encode(h, key, 8);
-	snprintf(buf, cap, "%s", h);
-	return buf;
-}
 
 /* ---- status ---- */
 
@@ -84,20 +39,30 @@ static int ctl_status(struct node *n, const struct ctl_req *req, struct ctl_repl
 {
 	bool json = req->flags & CTL_F_JSON;
 	struct store_stat st = { 0 };
+	struct custody_stat cs = { 0 };
 	char key[65];
 	unsigned up = 0;
 
 	node_commit(n);
 	store_stat(n->store, &st);
+	custody_stat(n, &cs);
 	hex_encode(key, identity_sign_pk(n->id), MU_KEY_BYTES);
 	for (struct conn *c = n->conns; c; c = c->next)
 		up += c->st == CONN_UP;
 	if (json) {
 		ctl_reply_printf(r, "{\"node\":\"%s\",\"role\":\"%s\",\"enrolled\":%s,\"subject\":", key,
 				 n->role == NODE_HOSPITAL ? "hospital" : "field", n->cred_enc ? "true" : "false");
-		json_str(r, n->cred_enc ? n->cred.subject : "");
+		control_json_str(r, n->cred_enc ? n->cred.subject : "");
 		ctl_reply_printf(r, ",\"user\":");
-		json_str(r, n->user ? n->user_cred.name : "");
+		control_json_str(r, n->user ? n->user_cred.name : "");
+		ctl_reply_printf(r,
+				 ",\"custody\":{\"unarchived\":%" PRIu64 ",\"unarchived_bytes\":%" PRIu64
+				 ",\"awaiting_deletion\":%" PRIu64 ",\"awaiting_bytes\":%" PRIu64
+				 ",\"tombstones\":%" PRIu64 ",\"records\":%" PRIu64 ",\"deleted\":%" PRIu64
+				 ",\"grace_ms\":%" PRIu64 "}",
+				 cs.unarchived, cs.unarchived_bytes, cs.awaiting, cs.awaiting_bytes, cs.tombstones,
+				 cs.records, cs.deleted, n->custody.grace_ms);
+		hospital_status(n, r, true);
 		ctl_reply_printf(r,
 				 ",\"store\":{\"bundles\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"credentials\":%" PRIu64
 				 ",\"revoked\":%" PRIu64 ",\"evicted\":%" PRIu64 "},\"peers_up\":%u,"
@@ -114,6 +79,10 @@ static int ctl_status(struct node *n, const struct ctl_req *req, struct ctl_repl
 		ctl_reply_printf(r, "store     %" PRIu64 " bundles, %" PRIu64 " bytes, %" PRIu64 " credentials, %" PRIu64
 				    " revoked, %" PRIu64 " evicted\n",
 				 st.count, st.bytes, st.creds, st.revoked, st.evicted);
+		ctl_reply_printf(r, "custody   %" PRIu64 " messages (%" PRIu64 " bytes) not yet archived, %" PRIu64
+				    " archived awaiting deletion, %" PRIu64 " deleted (tombstones)\n",
+				 cs.unarchived, cs.unarchived_bytes, cs.awaiting, cs.tombstones);
+		hospital_status(n, r, false);
 		ctl_reply_printf(r, "bundles   %" PRIu64 " received, %" PRIu64 " duplicate, %" PRIu64 " refused, %" PRIu64
 				    " rate-limited, %" PRIu64 " created here\n",
 				 n->stats.bundles_in, n->stats.bundles_dup, n->stats.bundles_rejected,
@@ -127,7 +96,7 @@ static int ctl_status(struct node *n, const struct ctl_req *req, struct ctl_repl
 		n->drv[i].ops->status(n->drv[i].drv, &ls);
 		if (json) {
 			ctl_reply_printf(r, "%s{\"driver\":\"%s\",\"interface\":", i ? "," : "", ls.driver);
-			json_str(r, ls.iface);
+			control_json_str(r, ls.iface);
 			ctl_reply_printf(r, ",\"mode\":\"%s\",\"freq_mhz\":%u,\"peers_seen\":%u,\"links_up\":%u,"
 					    "\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 "}",
 					 ls.mode, ls.freq_mhz, ls.peers_seen, ls.links_up, ls.stats.bytes_in,
@@ -168,14 +137,14 @@ static int ctl_peers(struct node *n, const struct ctl_req *req, struct ctl_reply
 		if (json) {
 			ctl_reply_printf(r, "%s{\"peer\":", first ? "" : ",");
 			if (c->st == CONN_UP)
-				json_hex(r, c->peer, MU_KEY_BYTES);
+				control_json_hex(r, c->peer, MU_KEY_BYTES);
 			else
 				ctl_reply_printf(r, "null");
 			ctl_reply_printf(r, ",\"subject\":");
-			json_str(r, name);
+			control_json_str(r, name);
 			ctl_reply_printf(r, ",\"role\":\"%s\",\"state\":\"%s\",\"inbound\":%s,\"address\":", role,
 					 conn_state_name(c), c->inbound ? "true" : "false");
-			json_str(r, c->lk->peer.text);
+			control_json_str(r, c->lk->peer.text);
 			ctl_reply_printf(r, ",\"driver\":\"%s\",\"bundles_in\":%" PRIu64 ",\"bundles_out\":%" PRIu64
 					    ",\"syncs\":%" PRIu64 ",\"queued\":%zu}",
 					 c->lk->ops->name, c->bundles_in, c->bundles_out, c->syncs_done, c->oq.n);
@@ -193,114 +162,12 @@ static int ctl_peers(struct node *n, const struct ctl_req *req, struct ctl_reply
 
 /* ---- send ---- */
 
-struct recipients {
-	struct envelope_recipient r[ENVELOPE_RECIPIENTS_MAX];
-	unsigned n;
-	bool overflow;
-	uint8_t role; /* 0: every staff credential (dest all) */
-	bool archive_only;
-};
-
-static void recipients_add(struct recipients *rs, const struct cred *c)
-{
-	for (unsigned i = 0; i < rs->n; i++)
-		if (!memcmp(rs->r[i].key, c->sign_pk, MU_KEY_BYTES))
-			return;
-	if (rs->n == ENVELOPE_RECIPIENTS_MAX) {
-		rs->overflow = true;
-		return;
-	}
-	memcpy(rs->r[rs->n].key, c->sign_pk, MU_KEY_BYTES);
-	memcpy(rs->r[rs->n].kx_pk, c->kx_pk, MU_KEY_BYTES);
-	rs->n++;
-}
-
-static int collect_recipient(void *ctx, const struct cred *c)
-{
-	struct recipients *rs = ctx;
-
-	if (c->role == ROLE_NODE)
-		return 0;
-	/* The hospital archive reads everything: that is how it reaches the
-	 * record. */
-	if (c->role == ROLE_HOSPITAL_ARCHIVE || (!rs->archive_only && (!rs->role || c->role == rs->role)))
-		recipients_add(rs, c);
-	return 0;
-}
-
-#define CHANNEL_NAME_MAX 64
-#define CHANNEL_ID_BYTES 16
-
-/* BLAKE2b-128 of a domain tag and the channel's name. */
-static void channel_id(uint8_t out[static CHANNEL_ID_BYTES], const char *name)
-{
-	static const char tag[] = "muster/channel/1:";
-	crypto_generichash_state st;
-
-	crypto_generichash_init(&st, NULL, 0, CHANNEL_ID_BYTES);
-	crypto_generichash_update(&st, (const uint8_t *)tag, sizeof(tag) - 1);
-	crypto_generichash_update(&st, (const uint8_t *)name, strlen(name));
-	crypto_generichash_final(&st, out, CHANNEL_ID_BYTES);
-}
-
-static int parse_dest(struct node *n, const char *to, struct bundle *b, struct recipients *rs, struct ctl_reply *r)
-{
-	struct cred c;
-
-	if (!strcmp(to, "all")) {
-		b->dest_type = DEST_ALL;
-		return store_scan_creds(n->store, collect_recipient, rs);
-	}
-	if (!strncmp(to, "role:", 5)) {
-		if (role_parse(to + 5, &rs->role)) {
-			ctl_reply_printf(r, "unknown role '%s'\n", to + 5);
-			return MU_E_FORMAT;
-		}
-		b->dest_type = DEST_ROLE;
-		b->dest_len = 1;
-		b->dest[0] = rs->role;
-		return store_scan_creds(n->store, collect_recipient, rs);
-	}
-	if (!strncmp(to, "person:", 7)) {
-		b->dest_type = DEST_PERSON;
-		b->dest_len = MU_KEY_BYTES;
-		if (hex_decode(b->dest, MU_KEY_BYTES, to + 7)) {
-			ctl_reply_printf(r, "person: wants a 64-digit key id\n");
-			return MU_E_FORMAT;
-		}
-		if (store_cred_lookup(n->store, b->dest, &c)) {
-			ctl_reply_printf(r, "no credential known for that person on this node yet\n");
-			return MU_E_NOCRED;
-		}
-		recipients_add(rs, &c);
-		rs->archive_only = true;
-		return store_scan_creds(n->store, collect_recipient, rs);
-	}
-	if (!strncmp(to, "channel:", 8)) {
-		size_t len = strlen(to + 8);
-
-		if (!len || len > CHANNEL_NAME_MAX) {
-			ctl_reply_printf(r, "channel names are 1..%d bytes\n", CHANNEL_NAME_MAX);
-			return MU_E_FORMAT;
-		}
-		/* The channel id names the channel on the wire without its name.
-		 * Until channels carry their own membership and epoch keys, a
-		 * channel message is encrypted to every staff credential known
-		 * here, as for "all" (docs/operations.md). */
-		b->dest_type = DEST_CHANNEL;
-		b->dest_len = CHANNEL_ID_BYTES;
-		channel_id(b->dest, to + 8);
-		return store_scan_creds(n->store, collect_recipient, rs);
-	}
-	ctl_reply_printf(r, "--to must be all, role:NAME, person:KEYID or channel:NAME\n");
-	return MU_E_FORMAT;
-}
-
 /* The one positional argument of send: everything else is an option with
  * a value or a flag. NULL if there is not exactly one. */
 static const char *send_text(const struct ctl_req *req)
 {
-	static const char *const with_value[] = { "--to", "--priority", "--expires-min", "--hops" };
+	static const char *const with_value[] = { "--to", "--priority", "--expires-min", "--hops", "--attach",
+						   "--mime" };
 	const char *text = NULL;
 
 	for (int i = 1; i < req->argc; i++) {
@@ -313,7 +180,7 @@ static const char *send_text(const struct ctl_req *req)
 			i++;
 			continue;
 		}
-		if (!strcmp(req->argv[i], "--confirm-identifier"))
+		if (!strcmp(req->argv[i], "--confirm-identifier") || !strcmp(req->argv[i], "--alert"))
 			continue;
 		if (text)
 			return NULL;
@@ -322,60 +189,53 @@ static const char *send_text(const struct ctl_req *req)
 	return text;
 }
 
-/* Patient-identifier minimisation ([messaging] nhs_number): an NHS number
- * in a message is refused unless the sender confirms it (warn, the
- * default) or always (block); the reply points to the casualty tag. */
-static int check_identifiers(struct node *n, const char *text, bool confirmed, struct ctl_reply *r)
-{
-	size_t at, span;
-
-	if (n->nhs_policy == NHS_ALLOW || !nhs_number_find(text, strlen(text), &at, &span))
-		return 0;
-	if (n->nhs_policy == NHS_WARN && confirmed)
-		return 0;
-	ctl_reply_printf(r, "not sent: the text contains what looks like an NHS number (\"%.*s\").\n"
-			    "Minimise patient identifiers: use the casualty's triage tag number instead.\n",
-			 (int)span, text + at);
-	if (n->nhs_policy == NHS_WARN)
-		ctl_reply_printf(r, "If the number must go, send again with --confirm-identifier.\n");
-	else
-		ctl_reply_printf(r, "This node is configured to block them ([messaging] nhs_number = block).\n");
-	return MU_E_IDENTIFIER;
-}
-
 static int ctl_send(struct node *n, const struct ctl_req *req, struct ctl_reply *r)
 {
-	static uint8_t content[1 + SEND_TEXT_MAX], env[ENVELOPE_OVERHEAD(ENVELOPE_RECIPIENTS_MAX) + 1 + SEND_TEXT_MAX];
-	static uint8_t enc[BUNDLE_ENC_MAX];
-	const char *to = arg_value(req, "--to"), *prio = arg_value(req, "--priority");
-	const char *exp = arg_value(req, "--expires-min"), *hops = arg_value(req, "--hops");
+	static uint8_t content[1 + SEND_TEXT_MAX];
+	const char *to = control_arg_value(req, "--to"), *prio = control_arg_value(req, "--priority");
+	const char *exp = control_arg_value(req, "--expires-min"), *hops = control_arg_value(req, "--hops");
 	const char *text = send_text(req);
+	bool alert = control_arg_flag(req, "--alert");
+	const char *attach = control_arg_value(req, "--attach"); /* text is then an optional caption */
 	struct recipients rs = { 0 };
-	struct bundle b = { .kind = BK_MESSAGE, .prio = PRIO_ROUTINE, .hop_limit = SEND_HOPS_DEFAULT };
+	struct bundle b = { .kind = BK_MESSAGE, .prio = PRIO_ROUTINE, .hop_limit = CONTROL_HOPS_DEFAULT };
 	unsigned long minutes = SEND_EXPIRES_MIN_DEFAULT, h;
 	char id[65];
-	int len, ret;
+	int ret;
 
 	if (!n->user) {
 		ctl_reply_printf(r, "no user on this node: set [user] identity and credential in the config\n");
 		return MU_E_NOCRED;
 	}
-	if (!text || !*text) {
+	if ((!text || !*text) && !attach) {
 		ctl_reply_printf(r, "usage: muster send [--to all|role:NAME|person:KEYID|channel:NAME] [--priority P] "
-				    "[--expires-min M] [--hops H] [--confirm-identifier] TEXT\n");
+				    "[--expires-min M] [--hops H] [--confirm-identifier] [--alert] TEXT\n"
+				    "       muster send [options] --attach FILE [--mime TYPE] [CAPTION]\n");
+		return MU_E_FORMAT;
+	}
+	if (!text)
+		text = "";
+	if (alert && attach) {
+		ctl_reply_printf(r, "an alert carries text only; send the attachment as a message of its own\n");
 		return MU_E_FORMAT;
 	}
 	if (strlen(text) > SEND_TEXT_MAX) {
 		ctl_reply_printf(r, "message text is limited to %d bytes (attachments carry more)\n", SEND_TEXT_MAX);
 		return MU_E_TOOBIG;
 	}
-	ret = check_identifiers(n, text, arg_flag(req, "--confirm-identifier"), r);
+	ret = control_check_identifiers(n, text, control_arg_flag(req, "--confirm-identifier"), r);
 	if (ret)
 		return ret;
 	if (prio && bundle_prio_parse(prio, &b.prio)) {
 		ctl_reply_printf(r, "priority must be immediate, urgent, routine or bulk\n");
 		return MU_E_FORMAT;
 	}
+	if (alert && prio && b.prio != PRIO_IMMEDIATE) {
+		ctl_reply_printf(r, "an alert is always immediate\n");
+		return MU_E_FORMAT;
+	}
+	if (alert)
+		b.prio = PRIO_IMMEDIATE; /* pushed at once and first on every link */
 	if (exp && ((minutes = strtoul(exp, NULL, 10)) == 0 || minutes > SEND_EXPIRES_MIN_MAX)) {
 		ctl_reply_printf(r, "--expires-min must be 1..%d\n", SEND_EXPIRES_MIN_MAX);
 		return MU_E_FORMAT;
@@ -388,33 +248,21 @@ static int ctl_send(struct node *n, const struct ctl_req *req, struct ctl_reply 
 		}
 		b.hop_limit = (uint8_t)h;
 	}
-	ret = parse_dest(n, to ? to : "all", &b, &rs, r);
+	ret = control_parse_dest(n, to ? to : "all", &b, &rs, r);
 	if (ret)
 		return ret;
-	recipients_add(&rs, &n->user_cred); /* the sender reads their own sent messages */
-	if (rs.overflow) {
-		ctl_reply_printf(r, "more than %d recipients: use a channel\n", ENVELOPE_RECIPIENTS_MAX);
-		return MU_E_TOOBIG;
+	if (alert && b.dest_type != DEST_PERSON && b.dest_type != DEST_ROLE) {
+		ctl_reply_printf(r, "an alert goes to person:KEYID or role:NAME\n");
+		return MU_E_FORMAT;
 	}
-	content[0] = CONTENT_TEXT;
+	content[0] = alert ? CONTENT_ALERT : CONTENT_TEXT;
 	memcpy(content + 1, text, strlen(text));
-	len = envelope_seal(env, sizeof(env), content, 1 + strlen(text), rs.r, rs.n, identity_sign_pk(n->user));
-	if (len < 0)
-		return len;
-	b.created = mu_now_ms();
-	b.expires = b.created + (uint64_t)minutes * 60000;
-	b.payload = env;
-	b.payload_len = (size_t)len;
-	len = bundle_seal(enc, sizeof(enc), &b, n->user);
-	if (len < 0)
-		return len;
-	ret = node_ingest(n, enc, (size_t)len, 0, NULL);
-	if (!ret)
-		ret = node_commit(n); /* "sent" means stored durably */
-	if (ret) {
-		ctl_reply_printf(r, "not stored: %s\n", mu_strerror(ret));
+	if (attach)
+		ret = control_attach_send(n, &b, &rs, req, attach, *text ? text : NULL, (uint64_t)minutes * 60000, r);
+	else
+		ret = control_seal_store(n, &b, &rs, content, 1 + strlen(text), (uint64_t)minutes * 60000, r);
+	if (ret)
 		return ret;
-	}
 	hex_encode(id, b.id, BUNDLE_ID_BYTES);
 	if (req->flags & CTL_F_JSON)
 		ctl_reply_printf(r, "{\"id\":\"%s\",\"recipients\":%u,\"priority\":\"%s\"}\n", id, rs.n,
@@ -432,20 +280,10 @@ struct inbox_walk {
 	struct ctl_reply *r;
 	bool json, first, sent;
 	unsigned shown;
+	struct msg_index *mi; /* receipts for the user (sent only) */
 	uint8_t (*ids)[BUNDLE_ID_BYTES];
 	size_t nids, cap;
 };
-
-static bool for_user(const struct node *n, const struct bundle *b)
-{
-	switch ((enum dest_type)b->dest_type) {
-	case DEST_ALL: return true;
-	case DEST_PERSON: return !memcmp(b->dest, identity_sign_pk(n->user), MU_KEY_BYTES);
-	case DEST_ROLE: return b->dest[0] == n->user_cred.role;
-	case DEST_CHANNEL: return true; /* every staff member, until channels carry membership */
-	}
-	return false;
-}
 
 static int inbox_collect(void *ctx, uint64_t created, const uint8_t id[static BUNDLE_ID_BYTES])
 {
@@ -478,29 +316,35 @@ static void inbox_show(struct inbox_walk *w, const uint8_t id[static BUNDLE_ID_B
 
 	if (store_get(w->n->store, id, enc, sizeof(enc), &len, &meta) || bundle_decode(&b, enc, len))
 		return;
-	if (w->sent ? memcmp(b.sender, identity_sign_pk(w->n->user), MU_KEY_BYTES) : !for_user(w->n, &b))
+	if (w->sent ? memcmp(b.sender, identity_sign_pk(w->n->user), MU_KEY_BYTES) : !node_msg_for_user(w->n, &b))
 		return;
-	if (envelope_open(text, sizeof(text) - 1, &tlen, b.payload, b.payload_len, w->n->user, b.sender) ||
-	    tlen < 1 || text[0] != CONTENT_TEXT)
+	if (node_msg_content(w->n, &b, text, sizeof(text) - 1, &tlen) ||
+	    tlen < 1 || (text[0] != CONTENT_TEXT && text[0] != CONTENT_ALERT && text[0] != CONTENT_ATTACHMENT))
+		return;
+	if (text[0] == CONTENT_ATTACHMENT && control_attach_summary(w->n, &b, text, &tlen, sizeof(text)))
 		return;
 	text[tlen] = 0;
-	who(w->n, b.sender, from, sizeof(from));
+	control_who(w->n, b.sender, from, sizeof(from));
 	hex_encode(h, b.id, BUNDLE_ID_BYTES);
 	if (w->json) {
 		ctl_reply_printf(w->r, "%s{\"id\":\"%s\",\"from\":", w->first ? "" : ",", h);
-		json_hex(w->r, b.sender, MU_KEY_BYTES);
+		control_json_hex(w->r, b.sender, MU_KEY_BYTES);
 		ctl_reply_printf(w->r, ",\"from_name\":");
-		json_str(w->r, from);
+		control_json_str(w->r, from);
 		ctl_reply_printf(w->r, ",\"priority\":\"%s\",\"created\":%" PRIu64 ",\"received\":%" PRIu64
 				       ",\"hops\":%u,\"dest\":\"%s\",\"text\":",
 				 bundle_prio_name(b.prio), b.created, meta.received, meta.hops,
 				 dest_type_name(b.dest_type));
-		json_str(w->r, (const char *)text + 1);
+		control_json_str(w->r, (const char *)text + 1);
+		control_msg_state(w->n, w->mi, w->r, &b, text[0], w->sent, true);
 		ctl_reply_printf(w->r, "}");
 	} else {
 		ctl_reply_printf(w->r, "%.12s  %-10s %-32.32s %2u hops  %s\n", h, bundle_prio_name(b.prio), from,
 				 meta.hops, (const char *)text + 1);
+		control_msg_state(w->n, w->mi, w->r, &b, text[0], w->sent, false);
 	}
+	if (!w->sent)
+		receipts_read(w->n, &b);
 	w->first = false;
 	w->shown++;
 }
@@ -508,7 +352,7 @@ static void inbox_show(struct inbox_walk *w, const uint8_t id[static BUNDLE_ID_B
 static int ctl_inbox(struct node *n, const struct ctl_req *req, struct ctl_reply *r, bool sent)
 {
 	struct inbox_walk w = { .n = n, .r = r, .json = req->flags & CTL_F_JSON, .first = true, .sent = sent };
-	const char *lim = arg_value(req, "--limit");
+	const char *lim = control_arg_value(req, "--limit");
 	unsigned long limit = lim ? strtoul(lim, NULL, 10) : INBOX_LIMIT_DEFAULT;
 	int ret;
 
@@ -518,11 +362,13 @@ static int ctl_inbox(struct node *n, const struct ctl_req *req, struct ctl_reply
 	}
 	node_commit(n);
 	ret = store_scan_time(n->store, 0, NULL, inbox_collect, &w);
+	if (!ret && sent)
+		ret = control_msg_index(n, &w.mi);
 	if (w.json)
 		ctl_reply_printf(r, "[");
 	/* Newest last, like a conversation; only the last `limit` shown. */
 	for (size_t i = 0; !ret && i < w.nids; i++) {
-		if (w.nids - i > limit * 4 && !arg_flag(req, "--everything"))
+		if (w.nids - i > limit * 4 && !control_arg_flag(req, "--everything"))
 			continue; /* older than anything we could show */
 		inbox_show(&w, w.ids[i]);
 	}
@@ -530,6 +376,7 @@ static int ctl_inbox(struct node *n, const struct ctl_req *req, struct ctl_reply
 		ctl_reply_printf(r, "]\n");
 	else if (!w.shown)
 		ctl_reply_printf(r, "(no messages)\n");
+	control_msg_index_free(w.mi);
 	free(w.ids);
 	return ret;
 }
@@ -602,9 +449,9 @@ static int ctl_import(struct node *n, const struct ctl_req *req, struct ctl_repl
 			stored++;
 		if (json) {
 			ctl_reply_printf(r, "%s{\"file\":", i > 1 ? "," : "");
-			json_str(r, req->argv[i]);
+			control_json_str(r, req->argv[i]);
 			ctl_reply_printf(r, ",\"id\":\"%s\",\"result\":", id);
-			json_str(r, ret == 0 ? "stored" : ret == MU_E_EXISTS ? "duplicate" : mu_strerror(ret));
+			control_json_str(r, ret == 0 ? "stored" : ret == MU_E_EXISTS ? "duplicate" : mu_strerror(ret));
 			ctl_reply_printf(r, "}");
 		} else if (ret == 0 || ret == MU_E_EXISTS) {
 			ctl_reply_printf(r, "%s: %s %s\n", req->argv[i], ret ? "already stored" : "stored", id);
@@ -627,6 +474,7 @@ static int ctl_dispatch(void *user, const struct ctl_req *req, struct ctl_reply 
 {
 	struct node *n = user;
 	const char *cmd = req->argc ? req->argv[0] : "";
+	int ret;
 
 	if (!strcmp(cmd, "status"))
 		return ctl_status(n, req, r);
@@ -640,6 +488,16 @@ static int ctl_dispatch(void *user, const struct ctl_req *req, struct ctl_reply 
 		return ctl_inbox(n, req, r, true);
 	if (!strcmp(cmd, "import"))
 		return ctl_import(n, req, r);
+	if (control_incident(n, req, r, &ret))
+		return ret;
+	if (control_msg(n, req, r, &ret))
+		return ret;
+	if (control_archive(n, req, r, &ret))
+		return ret;
+	if (control_attach(n, req, r, &ret))
+		return ret;
+	if (control_channel(n, req, r, &ret))
+		return ret;
 	ctl_reply_printf(r, "unknown command '%s'\n", cmd);
 	return -EINVAL;
 }
@@ -660,6 +518,8 @@ int control_open(struct node *n)
 			log_warn(SUB_CTL, "cannot create %s: %s", dir, strerror(errno));
 	}
 	free(dir);
+	if (control_attach_config(n))
+		return MU_E_CONFIG;
 	ret = ctl_server_open(&n->ctl, n->loop, path, *group ? group : NULL, ctl_dispatch, n);
 	if (ret)
 		log_err(SUB_CTL, "control socket %s: %s", path, mu_strerror(ret));
@@ -704,12 +564,13 @@ void node_deliver_notice(struct node *n, const uint8_t id[static BUNDLE_ID_BYTES
 
 	if (!n->user || store_get(n->store, id, enc, sizeof(enc), &len, NULL) || bundle_decode(&b, enc, len))
 		return;
-	if (!for_user(n, &b) || !memcmp(b.sender, identity_sign_pk(n->user), MU_KEY_BYTES))
+	if (!node_msg_for_user(n, &b) || !memcmp(b.sender, identity_sign_pk(n->user), MU_KEY_BYTES) ||
+	    control_attach_is_chunk(&b))
 		return;
 	/* Sender and priority only: never content, so nothing clinical
 	 * reaches a log or a lock screen. */
 	log_info(SUB_MAIN, "new %s message for %s from %s", bundle_prio_name(b.prio), n->user_cred.name,
-		 who(n, b.sender, from, sizeof(from)));
+		 control_who(n, b.sender, from, sizeof(from)));
 	if (n->notify_cmd)
 		run_notify(n, &b, from);
 }

@@ -198,6 +198,10 @@ struct ctl_client {
 
 struct ctl_reply {
 	struct ctl_client *cl; /* NULL once the client has gone */
+	ctl_stream_fn step;    /* non-NULL: a streaming reply the server owns */
+	ctl_stream_free_fn destroy;
+	void *state;
+	bool in_step; /* step is running: a kill must not free r under it */
 	size_t len;
 	uint8_t body[CTL_BODY_MAX];
 	struct ctl_req req;
@@ -214,12 +218,34 @@ struct ctl_server {
 	struct loop_timer *pause; /* accept back-off after EMFILE */
 };
 
+/* Ends a stream's state and frees its reply (the client is gone or
+ * about to be). */
+static void stream_free(struct ctl_reply *r)
+{
+	if (r->destroy)
+		r->destroy(r->state);
+	free(r);
+}
+
+/* Detaches cl's reply; a stream goes with its client (unless its step is
+ * running: stream_pump frees it when the step returns). */
+static void reply_detach(struct ctl_client *cl)
+{
+	struct ctl_reply *r = cl->reply;
+
+	if (!r)
+		return;
+	cl->reply = NULL;
+	r->cl = NULL;
+	if (r->step && !r->in_step)
+		stream_free(r);
+}
+
 static void client_free(struct ctl_client *cl)
 {
 	struct ctl_server *s = cl->srv;
 
-	if (cl->reply)
-		cl->reply->cl = NULL;
+	reply_detach(cl);
 	if (cl->fd >= 0) {
 		loop_del_fd(s->loop, cl->fd);
 		close(cl->fd);
@@ -242,10 +268,7 @@ static void client_kill(struct ctl_client *cl)
 {
 	if (cl->state == CL_DEAD)
 		return;
-	if (cl->reply) {
-		cl->reply->cl = NULL;
-		cl->reply = NULL;
-	}
+	reply_detach(cl);
 	loop_del_fd(cl->srv->loop, cl->fd);
 	close(cl->fd);
 	cl->fd = -1;
@@ -265,6 +288,13 @@ static void client_queue(struct ctl_client *cl, int status, int more, const void
 	}
 	if (cl->out_off && cl->out_off == cl->out_len)
 		cl->out_off = cl->out_len = 0;
+	if (cl->out_off && cl->out_cap - cl->out_len < need) {
+		/* A stream appends while the head is still being written: reuse
+		 * the written part rather than grow past CTL_OUT_MAX. */
+		memmove(cl->out, cl->out + cl->out_off, cl->out_len - cl->out_off);
+		cl->out_len -= cl->out_off;
+		cl->out_off = 0;
+	}
 	if (cl->out_cap - cl->out_len < need) {
 		size_t cap = cl->out_len + need;
 		uint8_t *o;
@@ -376,7 +406,50 @@ void ctl_reply_finish(struct ctl_reply *r, int status)
 		cl->state = CL_DRAIN;
 		client_queue(cl, status, 0, r->body, r->len);
 	}
-	free(r);
+	if (r->step)
+		stream_free(r);
+	else
+		free(r);
+}
+
+void ctl_reply_stream(struct ctl_reply *r, ctl_stream_fn step, ctl_stream_free_fn destroy, void *state)
+{
+	r->step = step;
+	r->destroy = destroy;
+	r->state = state;
+}
+
+static size_t client_queued(const struct ctl_client *cl)
+{
+	return cl->out_len - cl->out_off + (cl->reply ? cl->reply->len : 0);
+}
+
+/* Runs the stream's steps until enough is queued or it ends. Called only
+ * from the loop (never inside a handler or a step), so it may free r. */
+static void stream_pump(struct ctl_client *cl)
+{
+	struct ctl_reply *r = cl->reply;
+
+	while (r && r->step && r->cl && client_queued(cl) < CTL_STREAM_LOW) {
+		size_t before = client_queued(cl);
+		int ret;
+
+		r->in_step = true;
+		ret = r->step(r->state, r);
+		r->in_step = false;
+		if (!r->cl) { /* the client went during the step (over CTL_OUT_MAX) */
+			stream_free(r);
+			return;
+		}
+		if (ret == CTL_STREAM_MORE && client_queued(cl) == before) {
+			log_err(SUB_CTL, "stream step made no progress; ending the reply");
+			ret = -EIO;
+		}
+		if (ret != CTL_STREAM_MORE) {
+			ctl_reply_finish(r, ret);
+			return;
+		}
+	}
 }
 
 static void client_dispatch(struct ctl_client *cl)
@@ -401,6 +474,10 @@ static void client_dispatch(struct ctl_client *cl)
 	r->req.pid = cl->pid;
 	r->cl = cl;
 	r->len = 0;
+	r->step = NULL;
+	r->destroy = NULL;
+	r->state = NULL;
+	r->in_step = false;
 	cl->reply = r;
 	cl->state = CL_HANDLING;
 	loop_timer_disarm(cl->timer);
@@ -411,6 +488,10 @@ static void client_dispatch(struct ctl_client *cl)
 	ret = s->fn(s->user, &r->req, r);
 	if (ret != CTL_DEFER)
 		ctl_reply_finish(r, ret);
+	else if (r->step && !r->cl)
+		stream_free(r); /* the client went while the handler ran */
+	else if (r->step)
+		stream_pump(cl);
 }
 
 /* Reads what is missing of the request; 1 when complete, 0 for more, or an
@@ -464,8 +545,12 @@ static void client_write(struct ctl_client *cl)
 				 MSG_DONTWAIT | MSG_NOSIGNAL);
 
 		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
+			if (errno == EAGAIN || errno == EINTR) {
+				/* Keep the socket busy: top the queue up before it runs dry. */
+				if (cl->reply && cl->reply->step && client_queued(cl) < CTL_STREAM_LOW)
+					stream_pump(cl);
 				return;
+			}
 			log_debug(SUB_CTL, "client uid %d: %s", (int)cl->uid, strerror(errno));
 			client_kill(cl);
 			return;
@@ -480,6 +565,8 @@ static void client_write(struct ctl_client *cl)
 	}
 	loop_timer_disarm(cl->timer);
 	loop_mod_fd(cl->srv->loop, cl->fd, 0);
+	if (cl->reply && cl->reply->step)
+		stream_pump(cl); /* queues more and re-arms EPOLLOUT */
 }
 
 static void client_ready(void *user, int fd, uint32_t events)

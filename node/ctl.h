@@ -41,8 +41,18 @@ struct loop;
 #define CTL_IO_TIMEOUT_MS  10000      /* without write progress to a client */
 #define CTL_OUT_MAX        (1u << 20) /* queued reply bytes per client */
 
-/* Return value of a handler that keeps its reply to finish it later. */
+/* Return value of a handler that keeps its reply to finish it later
+ * (with ctl_reply_finish, or by handing it to ctl_reply_stream). */
 #define CTL_DEFER 1
+
+/* Streaming replies (ctl_reply_stream): the server calls the step function
+ * whenever the client's queued output (records waiting to be written plus
+ * the open record body) is below CTL_STREAM_LOW, so a reply of any length
+ * goes out with at most about CTL_STREAM_LOW + CTL_STREAM_STEP_MAX bytes
+ * held, never more than CTL_OUT_MAX. */
+#define CTL_STREAM_MORE     1
+#define CTL_STREAM_LOW      (256u << 10)
+#define CTL_STREAM_STEP_MAX (512u << 10) /* most one step may append */
 
 /* A decoded request. argv[i] are NUL-terminated copies inside buf;
  * argv[argc] is NULL. uid and pid are the peer's credentials
@@ -110,8 +120,28 @@ void ctl_reply_flush(struct ctl_reply *r);
 /* 1 while the client is still connected. */
 int ctl_reply_alive(const struct ctl_reply *r);
 /* Ends a deferred reply with status (0 or negative) and frees r: r and its
- * request are dead after this call. */
+ * request are dead after this call. Not for a reply handed to
+ * ctl_reply_stream (the server finishes those). */
 void ctl_reply_finish(struct ctl_reply *r, int status);
+
+/* One step of a streaming reply: appends the next piece of output to r
+ * (at least one byte and at most CTL_STREAM_STEP_MAX) and returns
+ * CTL_STREAM_MORE, or returns the final status (0 or negative; it may
+ * append a last piece first), which ends the reply. state is the
+ * handler's. A step must not block: one thread, one loop. */
+typedef int (*ctl_stream_fn)(void *state, struct ctl_reply *r);
+/* Frees a stream's state; called exactly once. */
+typedef void (*ctl_stream_free_fn)(void *state);
+
+/* Makes r a streaming reply: the handler calls this and returns CTL_DEFER
+ * (any other return finishes the reply at once and frees state). From
+ * then on the server owns r and state: it calls step from its loop as the
+ * client drains the socket, ends the reply with step's final status, and
+ * calls destroy(state) when the stream ends, when the client goes (closed,
+ * timed out after CTL_IO_TIMEOUT_MS without reading, or over CTL_OUT_MAX),
+ * or at ctl_server_close; the request (r's) stays valid until then. A step
+ * returning MORE without output ends the reply with -EIO. */
+void ctl_reply_stream(struct ctl_reply *r, ctl_stream_fn step, ctl_stream_free_fn destroy, void *state);
 
 /* ---- client (the CLI; blocking) ---- */
 

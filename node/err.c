@@ -24,6 +24,7 @@ static const char *const mu_errstr[] = {
 	[-(MU_E_STORE - MU_E_FIRST)] = "storage failure",
 	[-(MU_E_RATE - MU_E_FIRST)] = "sender over its rate limit",
 	[-(MU_E_IDENTIFIER - MU_E_FIRST)] = "text contains a patient identifier",
+	[-(MU_E_WIPED - MU_E_FIRST)] = "wiped by its CA's order",
 };
 
 const char *mu_strerror(int err)

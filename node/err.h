@@ -30,7 +30,8 @@ enum mu_err {
 	MU_E_STORE = -1018,     /* LMDB failure (details logged) */
 	MU_E_RATE = -1019,      /* sender over its rate limit; offered again later */
 	MU_E_IDENTIFIER = -1020, /* text holds a patient identifier (NHS number) */
-	MU_E_LAST = -1020,
+	MU_E_WIPED = -1021,     /* the node destroyed its keys and store on its CA's order */
+	MU_E_LAST = -1021,
 };
 
 /* Returns a static string for 0, -errno or an MU_E_* code. Never NULL. */

@@ -29,12 +29,14 @@
 
 #define CONTENT_TEXT 1     /* envelope content: UTF-8 text follows */
 #define CONTENT_INCIDENT 2 /* envelope content: an incident record follows */
+#define CONTENT_ALERT 3    /* envelope content: UTF-8 text of an alert that asks for `muster ack` (alerts.c) */
+#define CONTENT_ATTACHMENT 4 /* envelope content: an attachment manifest follows (node/attach.h) */
 
 #define INC_VERSION 1
 #define INC_NAME_MAX 32     /* incident reference, e.g. "INC-2026-0412" */
 #define INC_SHORT_MAX 32    /* callsign, sector, CCS name, tag number, vehicle */
 #define INC_PLACE_MAX 64    /* a location, a destination hospital */
-#define INC_TEXT_MAX 256    /* free-text fields of a report */
+#define INC_TEXT_MAX 255    /* free-text fields of a report (lv8: at most 255) */
 #define INC_MEMBERS_MAX 8   /* crew members named by key in a check-in */
 #define INC_ENC_MAX 2048    /* largest encoding of any record */
 
@@ -174,6 +176,14 @@ int inc_loc_kind_parse(const char *s, uint8_t *out);
 int inc_skill_parse(const char *s, uint8_t *out);
 int inc_crew_status_parse(const char *s, uint8_t *out);
 int inc_triage_parse(const char *s, uint8_t *out);
+int inc_type_parse(const char *s, uint8_t *out); /* "methane", "checkin", "assign", "ack", ... */
+
+/* The checks inc_encode makes, without encoding: 0, MU_E_FORMAT or
+ * MU_E_TOOBIG. Besides each field's cap and range: ref is present exactly
+ * on INC_ASSIGN_ACK and INC_RESPONSE; a response that accepts offers
+ * 1..99 people and a decline offers 0; a request with cancelled = 1 must
+ * be an update (has prev); skills has no bit above SKILL_MAX. */
+int inc_check(const struct inc_record *r);
 
 /* Encodes r (after the same checks the decoder makes) into out. Returns the
  * length, MU_E_FORMAT for a missing required field, invalid text or an enum
@@ -208,6 +218,20 @@ void scene_free(struct scene *s); /* NULL-safe */
 #define SCENE_RECORDS_MAX 100000
 int scene_add(struct scene *s, const uint8_t id[static BUNDLE_ID_BYTES], const uint8_t sender[static MU_KEY_BYTES],
 	      const char *sender_name, uint64_t created, const struct inc_record *r);
+
+/* The incident the scene shows (the one asked for, or the latest seen);
+ * "" before any record of it was added. */
+const char *scene_incident(const struct scene *s);
+
+/* The current record of one thing, to name as prev when updating it: type
+ * INC_METHANE (key ignored), INC_CHECKIN (key = callsign), INC_ASSIGN
+ * (key = callsign: name the crew's current assignment as prev when
+ * reassigning, or the view shows two concurrent assignments), INC_TRIAGE
+ * (key = CCS), INC_CASUALTY (key = tag), INC_REQUEST (key = the request's
+ * id in hex, or a unique prefix of it of at least 8 digits). Fills id;
+ * MU_E_NOTFOUND if there is none (or the prefix is ambiguous). With conflicting
+ * heads it returns the one the view shows (latest by created, id). */
+int scene_head(const struct scene *s, uint8_t type, const char *key, uint8_t id[static BUNDLE_ID_BYTES]);
 
 /* Staff names for check-in members: called while rendering for each member
  * key; fills buf with a display name or returns non-zero for unknown. */

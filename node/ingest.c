@@ -128,16 +128,24 @@ static int batch_open(struct node *n)
 	return 0;
 }
 
-/* A revocation takes effect at once: links to the revoked node close. */
-static void apply_revocation(struct node *n, const uint8_t key[static MU_KEY_BYTES])
+/* A revocation takes effect at once: links to the revoked node close. A
+ * wipe order (reason REVOKE_WIPE, id) is first queued to the node it names
+ * (the batch holding it is readable already), so it reaches its device
+ * even though the link then closes (node/wipe.h). */
+static void apply_revocation(struct node *n, const uint8_t key[static MU_KEY_BYTES], uint8_t reason,
+			     const uint8_t id[static BUNDLE_ID_BYTES])
 {
 	char k[17];
 
 	hex_encode(k, key, 8);
 	log_warn(SUB_BUNDLE, "key %s revoked by its CA", k);
-	for (struct conn *c = n->conns; c; c = c->next)
-		if (c->st == CONN_UP && !memcmp(c->peer, key, MU_KEY_BYTES))
-			conn_close(c, "peer's credential revoked");
+	for (struct conn *c = n->conns; c; c = c->next) {
+		if (c->st != CONN_UP || memcmp(c->peer, key, MU_KEY_BYTES))
+			continue;
+		if (reason == REVOKE_WIPE)
+			conn_offer(c, id);
+		conn_close(c, "peer's credential revoked");
+	}
 }
 
 static void route(struct node *n, const struct fresh *f)
@@ -235,7 +243,7 @@ int node_ingest(struct node *n, const uint8_t *enc, size_t len, uint8_t hops, st
 	if (limited)
 		ratelimit_charge(n->rl, b.sender, b.prio, len, mono);
 	if (b.kind == BK_REVOCATION)
-		apply_revocation(n, rkey);
+		apply_revocation(n, rkey, reason, b.id);
 	f = &n->fresh[n->fresh_n++];
 	memcpy(f->id, b.id, BUNDLE_ID_BYTES);
 	f->created = b.created;

@@ -88,6 +88,8 @@ int main(int argc, char **argv)
 	node_close(node);
 	loop_free(loop);
 	config_free(cfg);
+	if (ret == MU_E_WIPED)
+		return MUSTERD_EXIT_WIPED; /* the wipe logged its one line */
 	if (ret)
 		log_err(SUB_MAIN, "exiting: %s", mu_strerror(ret));
 	return ret ? 1 : 0;

@@ -15,6 +15,8 @@
 #include "hex.h"
 #include "log.h"
 #include "node_int.h"
+#include "route_watch.h"
+#include "wipe.h"
 
 #define SEEN_MAX 256
 #define CONNECT_DELAY_LARGER_KEY_MS 3000 /* let the smaller key connect first */
@@ -50,21 +52,70 @@ struct verify_ctx node_verify_ctx(struct node *n)
 
 /* ---- keyset: changes wait while a sync session reads it ---- */
 
-static int keyset_add_scanned(void *ks, uint64_t created, const uint8_t id[static BUNDLE_ID_BYTES])
-{
-	int ret = keyset_add(ks, created, id);
+/* The keyset is built after start, KEYSET_BUILD_STEP keys a loop turn (on
+ * the purge timer, whose purge waits for it), so that the node answers its
+ * control socket and accepts sessions without first walking the whole
+ * by_time index (a cold start reads thousands of scattered pages:
+ * docs/benchmarks.md "startup"; a step of 1024 keys reads at most a few
+ * dozen pages, a few ms cold). Until the build is done n->keys is NULL,
+ * new keys wait in keys_pending_add, and a sync that starts meanwhile
+ * finishes the build first (node_sync_started), so no sync sees a partial
+ * keyset. Module state, as seen_tab: one node per process. */
+#define KEYSET_BUILD_STEP 1024
+static struct keyset *keys_building;
 
-	return ret == MU_E_EXISTS ? 0 : ret;
+struct keyset_fill {
+	struct keyset *ks;
+	size_t left;
+};
+
+static int keyset_fill_one(void *ctx, uint64_t created, const uint8_t id[static BUNDLE_ID_BYTES])
+{
+	struct keyset_fill *f = ctx;
+	int ret = keyset_add(f->ks, created, id); /* in order: an append */
+
+	if (ret && ret != MU_E_EXISTS)
+		return ret;
+	return --f->left ? 0 : 1;
+}
+
+/* Adds up to max keys of the by_time index that follow the last key of ks
+ * (ks only ever grows by this walk, so its last key is where the walk
+ * stopped). 1 if more may follow, 0 at the end of the index, <0 on error. */
+static int keyset_fill(struct node *n, struct keyset *ks, size_t max)
+{
+	size_t c = keyset_count(ks);
+	const struct sync_key *last = c ? keyset_at(ks, c - 1) : NULL;
+	struct keyset_fill f = { .ks = ks, .left = max };
+
+	return store_scan_time(n->store, last ? last->created : 0, last ? last->id : NULL, keyset_fill_one, &f);
+}
+
+/* An empty keyset with room for every key the store holds. */
+static int keyset_sized(struct node *n, struct keyset **out)
+{
+	struct store_stat st;
+	int ret = store_stat(n->store, &st);
+
+	*out = NULL;
+	if (!ret)
+		ret = keyset_new(out);
+	if (!ret)
+		ret = keyset_reserve(*out, (size_t)(st.count + st.tombstones));
+	if (ret) {
+		keyset_free(*out);
+		*out = NULL;
+	}
+	return ret;
 }
 
 static int keyset_reload(struct node *n)
 {
 	struct keyset *ks = NULL;
-	int ret = keyset_new(&ks);
+	int ret = keyset_sized(n, &ks);
 
-	if (ret)
-		return ret;
-	ret = store_scan_time(n->store, 0, NULL, keyset_add_scanned, ks);
+	if (!ret)
+		ret = keyset_fill(n, ks, SIZE_MAX);
 	if (ret) {
 		keyset_free(ks);
 		return ret;
@@ -74,8 +125,38 @@ static int keyset_reload(struct node *n)
 	return 0;
 }
 
+static void keyset_apply_pending(struct node *n);
+
+/* One step of the build: 1 if more remain, 0 once n->keys is complete,
+ * <0 on a store error. */
+static int keyset_build_step(struct node *n, size_t max)
+{
+	int ret = keyset_fill(n, keys_building, max);
+
+	if (ret)
+		return ret;
+	n->keys = keys_building;
+	keys_building = NULL;
+	log_debug(SUB_SYNC, "sync index built: %zu keys", keyset_count(n->keys));
+	keyset_apply_pending(n);
+	return 0;
+}
+
+/* The store could not be read: the node stops, as it did when the build
+ * still ran before ready. A sync that must start anyway gets the keys read
+ * so far (it can only ask for bundles again or not offer some). */
+static void keyset_build_failed(struct node *n, int ret)
+{
+	log_err(SUB_SYNC, "cannot build the sync index from the store: %s", mu_strerror(ret));
+	n->keys = keys_building;
+	keys_building = NULL;
+	loop_quit(n->loop, ret);
+}
+
 static void keyset_apply_pending(struct node *n)
 {
+	if (keys_building)
+		return; /* applied when the build ends */
 	if (n->keys_reload) {
 		n->keys_reload = false;
 		n->keys_pending_n = 0;
@@ -90,7 +171,7 @@ static void keyset_apply_pending(struct node *n)
 
 void node_keyset_add(struct node *n, uint64_t created, const uint8_t id[static BUNDLE_ID_BYTES])
 {
-	if (!n->syncs_active) {
+	if (!n->syncs_active && !keys_building) {
 		keyset_add(n->keys, created, id);
 		return;
 	}
@@ -112,6 +193,14 @@ void node_keyset_add(struct node *n, uint64_t created, const uint8_t id[static B
 
 void node_sync_started(struct node *n)
 {
+	int ret;
+
+	if (keys_building) {
+		log_debug(SUB_SYNC, "a sync waits for the sync index to be built");
+		ret = keyset_build_step(n, SIZE_MAX);
+		if (ret)
+			keyset_build_failed(n, ret);
+	}
 	n->syncs_active++;
 }
 
@@ -129,6 +218,14 @@ static void purge_tick(void *user)
 	uint64_t removed = 0;
 	int ret;
 
+	if (keys_building) {
+		ret = keyset_build_step(n, KEYSET_BUILD_STEP);
+		if (ret < 0)
+			keyset_build_failed(n, ret);
+		else
+			loop_timer_arm(n->purge_timer, 0); /* the next step, or the purge */
+		return;
+	}
 	node_commit(n);
 	ret = store_purge_expired(n->store, mu_now_ms(), &removed);
 	if (ret)
@@ -218,6 +315,31 @@ void node_peer_learned(struct node *n, const struct link_addr *addr, const uint8
 	for (unsigned i = 0; i < seen_n; i++)
 		if (seen_tab[i].is_static && !strcmp(seen_tab[i].addr.text, addr->text))
 			memcpy(seen_tab[i].key, key, MU_KEY_BYTES);
+}
+
+/* The kernel's links, addresses or routes changed (route_watch.h): a static
+ * peer (the hospital uplink) may be reachable again, so its back-off starts
+ * over and it is dialled now, not up to RECONNECT_MAX_MS later. A dial
+ * still in progress may get a twin; conn.c closes the duplicate session. */
+
+static void statics_retry(void *user)
+{
+	struct node *n = user;
+	unsigned tried = 0;
+
+	for (unsigned i = 0; i < seen_n; i++) {
+		struct seen *s = &seen_tab[i];
+		struct link_addr addr = s->addr;
+
+		if (!s->is_static || !s->drv)
+			continue;
+		s->backoff_ms = RECONNECT_MIN_MS;
+		s->next_try_mono = 0;
+		ev_peer_seen(n, s->drv->drv, zero_key, &addr);
+		tried++;
+	}
+	if (tried)
+		log_debug(SUB_LINK, "routes changed: static peers tried again (%u)", tried);
 }
 
 static void ev_link_up(void *user, struct link *lk, int inbound)
@@ -501,7 +623,7 @@ static int node_open_store(struct node *n)
 		log_err(SUB_STORE, "cannot open the store in %s: %s", dir, mu_strerror(ret));
 	free(dir);
 	if (!ret)
-		ret = keyset_reload(n);
+		ret = keyset_sized(n, &keys_building); /* built after start: purge_tick */
 	return ret;
 }
 
@@ -595,6 +717,8 @@ int node_open(struct node **out, struct loop *loop, struct config *cfg)
 	ret = node_read_config(n);
 	if (!ret)
 		ret = ingest_open(n);
+	if (!ret)
+		ret = custody_open(n);
 	if (!ret && mkdir(n->data_dir, 0700) && errno != EEXIST)
 		ret = -errno;
 	if (!ret)
@@ -605,6 +729,14 @@ int node_open(struct node **out, struct loop *loop, struct config *cfg)
 		ret = node_open_store(n);
 	if (!ret)
 		ret = node_load_identities(n);
+	/* A wipe order stored before a crash or shutdown is carried out now,
+	 * also when the revoked credential no longer loads. */
+	if (n->store && wipe_at_start(n))
+		ret = MU_E_WIPED;
+	if (!ret)
+		ret = receipts_open(n);
+	if (!ret)
+		ret = hospital_open(n);
 	if (!ret)
 		ret = loop_timer_new(loop, &n->purge_timer, purge_tick, n);
 	if (!ret) {
@@ -617,6 +749,10 @@ int node_open(struct node **out, struct loop *loop, struct config *cfg)
 		node_close(n);
 		return ret;
 	}
+	/* Without it (no netlink in a sandbox) static peers wait for their back-off. */
+	if ((ret = route_watch_open(&n->route_w, loop, ROUTE_WATCH_DEBOUNCE_MS, statics_retry, n)))
+		log_warn(SUB_LINK, "no route change events (%s): static peers redial on back-off only",
+			 mu_strerror(ret));
 	config_warn_unused(cfg);
 	*out = n;
 	return 0;
@@ -636,17 +772,25 @@ void node_close(struct node *n)
 		c->lk = NULL;
 		conn_destroy(c);
 	}
+	route_watch_close(n->route_w);
+	n->route_w = NULL;
 	for (unsigned i = 0; i < n->ndrv; i++)
 		n->drv[i].ops->stop(n->drv[i].drv);
 	control_close(n);
+	receipts_close(n); /* seals receipts still queued, so before the store closes */
 	if (n->store) {
 		node_commit(n);
 		store_close(n->store);
 	}
+	hospital_close(n); /* after the last commit, which may archive */
+	wipe_finish(n); /* if ordered: keys and the closed store's files */
 	loop_timer_free(n->commit_timer);
 	loop_timer_free(n->purge_timer);
 	ingest_close(n);
+	custody_close(n);
 	keyset_free(n->keys);
+	keyset_free(keys_building);
+	keys_building = NULL;
 	free(n->keys_pending_add);
 	free(n->fresh);
 	identity_free(n->id);

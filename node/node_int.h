@@ -30,6 +30,8 @@
 #define SYNC_DEBOUNCE_MS 50
 #define SYNC_RETRY_MS 500 /* after a failed round */
 #define PURGE_INTERVAL_MS_DEFAULT 60000
+#define CUSTODY_GRACE_MS_DEFAULT 600000 /* [node] custody_grace_ms: archived content kept 10 min */
+#define CUSTODY_GRACE_MS_MAX 604800000  /* a week */
 #define RECONNECT_MIN_MS 500
 #define RECONNECT_MAX_MS 30000
 #define PUMP_HIGH_WATER (256u << 10) /* bytes queued on a link before we stop adding; a link may ask for less */
@@ -76,8 +78,11 @@ struct conn {
 	uint64_t syncs_done, last_sync_ms;
 	uint64_t bundles_in, bundles_out;
 	struct outq oq;
+	bool oq_full_logged; /* "send queue full" logged; reset when it half empties */
 	struct conn *next;
 };
+
+struct route_watch;
 
 struct driver_slot {
 	const struct link_ops *ops;
@@ -124,6 +129,8 @@ struct node {
 	struct loop_timer *purge_timer;
 	struct ratelimit *rl; /* per-sender budgets for bundles from peers */
 
+	struct route_watch *route_w; /* redials static peers when links or routes change */
+
 	struct driver_slot drv[NODE_DRIVERS_MAX];
 	unsigned ndrv;
 	struct conn *conns;
@@ -132,7 +139,17 @@ struct node {
 	struct ctl_server *ctl;
 	enum nhs_policy nhs_policy; /* [messaging] nhs_number */
 	char *notify_cmd;           /* [messaging] notify_command, NULL if none */
+	struct receipts *receipts;  /* receipts.c: receipts the user sends */
+	struct alerts *alerts;      /* alerts.c: alerts awaiting the user's ack */
+	struct hospital *hosp;      /* control_archive.c: the archive, hospital only */
 	uint64_t sync_interval_ms, sync_timeout_ms, handshake_timeout_ms, purge_interval_ms;
+
+	struct {
+		uint64_t grace_ms;         /* [node] custody_grace_ms */
+		struct loop_timer *timer;  /* the next custody sweep */
+		uint64_t next;             /* Unix ms it is armed for; 0 = not armed */
+		uint64_t deleted;          /* messages made tombstones since start */
+	} custody;
 
 	struct {
 		uint64_t bundles_in, bundles_dup, bundles_rejected, bundles_local;
@@ -189,9 +206,104 @@ void outq_free(struct outq *q);
  * archive, receipts, wipe orders). */
 void node_stored(struct node *n, const struct fresh *f);
 
+/* custody.c (docs/operations.md "Custody"): custody_open reads [node]
+ * custody_grace_ms (MU_E_CONFIG if bad) and makes the sweep timer;
+ * custody_close is NULL-safe for a node it never opened. */
+int custody_open(struct node *n);
+void custody_close(struct node *n);
+/* Acts on a stored bundle id that may be a custody receipt: on a field
+ * node, a RECEIPT_CUSTODY from a sender with role archive records its ids
+ * as archived at now and schedules the sweep. 0 also for bundles that are
+ * not custody receipts; MU_E_UNTRUSTED for a sender without role archive
+ * (ignored); store errors. */
+int custody_receipt(struct node *n, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t now);
+/* A message was stored: if it is already archived, schedule its deletion. */
+void custody_message_stored(struct node *n, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t now);
+/* Commits the open batch, then makes every held message whose custody
+ * record is at least custody_grace_ms old (at now) a tombstone, in one
+ * transaction; *deleted gets the count. Re-arms the timer for the next
+ * one due. Nothing on a hospital node. */
+int custody_sweep(struct node *n, uint64_t now, uint64_t *deleted);
+struct custody_stat {
+	uint64_t unarchived, unarchived_bytes; /* messages held with no custody record */
+	uint64_t awaiting, awaiting_bytes;     /* archived, deleted when their grace ends */
+	uint64_t tombstones;                   /* content deleted, id kept until expiry */
+	uint64_t records;                      /* custody records */
+	uint64_t deleted;                      /* made tombstones since start */
+};
+/* Counts from the store's totals plus one walk of the custody records
+ * (at most STORE_CUSTODY_MAX). */
+int custody_stat(struct node *n, struct custody_stat *out);
+
+/* receipts.c (docs/protocol.md "Delivered, read and ack receipts"): receipts_open reads
+ * [messaging] read_receipts and delivery_receipts, rebuilds from the store which read/ack
+ * receipts the user sent, and opens alerts.c; receipts_close (NULL-safe)
+ * seals what is still queued. receipts_stored: called by node_stored for
+ * each committed bundle (queues delivered receipts, registers alerts).
+ * receipts_read: a message was shown to the user (queues one read receipt
+ * unless sent before or disabled). receipts_ack: seals and commits the
+ * user's ack now; MU_E_EXISTS if sent before. receipts_sent_at: whether
+ * the user sent a receipt of type for id, and when (at may be NULL). */
+struct receipts;
+int receipts_open(struct node *n);
+void receipts_close(struct node *n);
+void receipts_stored(struct node *n, const struct fresh *f);
+void receipts_read(struct node *n, const struct bundle *msg);
+int receipts_ack(struct node *n, const struct bundle *msg);
+bool receipts_sent_at(struct node *n, uint8_t type, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t *at);
+/* Whether b's destination includes the user (as inbox shows it), and its
+ * decrypted content for the user (MU_E_NOTFOUND without a user, else
+ * envelope_open's errors; *len >= 1 on success). */
+bool node_msg_for_user(const struct node *n, const struct bundle *b);
+int node_msg_content(struct node *n, const struct bundle *b, uint8_t *out, size_t cap, size_t *len);
+
+/* alerts.c: alerts for the user not yet acknowledged, re-alerted every
+ * [messaging] realert_interval_ms. alerts_find: a full id, or a unique hex
+ * prefix (>= 8 digits) of an outstanding alert; MU_E_FORMAT, MU_E_NOTFOUND,
+ * -EEXIST when ambiguous. alerts_receipt: a receipt for the user arrived. */
+struct alerts;
+int alerts_open(struct node *n);
+void alerts_close(struct node *n);
+void alerts_add(struct node *n, const struct bundle *msg, uint64_t received);
+void alerts_acked(struct node *n, const uint8_t id[static BUNDLE_ID_BYTES]);
+int alerts_find(struct node *n, const char *hex, uint8_t id[static BUNDLE_ID_BYTES]);
+typedef void (*alerts_fn)(void *ctx, const uint8_t id[static BUNDLE_ID_BYTES],
+			  const uint8_t sender[static MU_KEY_BYTES], uint64_t since);
+void alerts_each(struct node *n, alerts_fn fn, void *ctx);
+void alerts_receipt(struct node *n, const struct bundle *b);
+
 /* control.c */
 int control_open(struct node *n);
 void control_close(struct node *n);
 void node_deliver_notice(struct node *n, const uint8_t id[static BUNDLE_ID_BYTES]);
+
+/* control_incident.c: the incident-record commands (methane, roster,
+ * requests, triage, incident-report, checkin, checkout, assign,
+ * acknowledge, request, casualty). Returns 1 with *ret set (0 or a
+ * negative error) when req names one of them, else 0. */
+struct ctl_req;
+struct ctl_reply;
+int control_incident(struct node *n, const struct ctl_req *req, struct ctl_reply *r, int *ret);
+
+/* control_archive.c: the hospital archive (docs/archive.md). hospital_open
+ * reads [archive] (MU_E_CONFIG if bad) and, on a hospital node whose user
+ * has role archive, opens the archive, archives stored messages it lacks
+ * and starts custody receipts (n->hosp stays NULL otherwise, with a
+ * warning on a hospital node); hospital_close is NULL-safe.
+ * hospital_stored: called by node_stored for each committed bundle.
+ * hospital_status: the archive's lines in `muster status` (none without
+ * an archive). control_archive: the commands archive, audit verify and
+ * export audit; returns 1 with *ret set when req names one of them. */
+struct hospital;
+int hospital_open(struct node *n);
+void hospital_close(struct node *n);
+void hospital_stored(struct node *n, const struct fresh *f);
+void hospital_status(struct node *n, struct ctl_reply *r, bool json);
+int control_archive(struct node *n, const struct ctl_req *req, struct ctl_reply *r, int *ret);
+/* The open archive (archive.h), NULL unless this is a hospital node with
+ * an archive user; owned by the node. Pending archive writes are
+ * committed first, so a reader sees every bundle stored so far. */
+struct archive;
+struct archive *hospital_archive(struct node *n);
 
 #endif

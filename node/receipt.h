@@ -20,7 +20,7 @@
 
 #define RECEIPT_VERSION 1
 #define RECEIPT_IDS_MAX 1024
-#define RECEIPT_HDR_BYTES 7 /* magic 2, version, type, count 2 */
+#define RECEIPT_HDR_BYTES 6 /* magic 2, version, type, count 2 */
 #define RECEIPT_ENC_MAX (RECEIPT_HDR_BYTES + RECEIPT_IDS_MAX * BUNDLE_ID_BYTES)
 
 enum receipt_type {

@@ -10,3 +10,5 @@ target_link_libraries(mu-bench-ingest PRIVATE mu_store)
 # for tools/bench_node.sh, which runs the real musterd on them.
 add_executable(mu-bench-fill tools/bench_fill.c)
 target_link_libraries(mu-bench-fill PRIVATE mu_store mu_sync)
+
+include(tools/sim.cmake)

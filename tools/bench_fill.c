@@ -15,7 +15,28 @@
  *                    empty: an empty store.
  * Every bundle is sealed by its sender and stored as ingest would store it
  * (store_put_cred for credentials), in batches of 4096. Prints
- * "fill bundles=N peer_bundles=N+M seconds=T". */
+ * "fill bundles=N peer_bundles=N+M seconds=T".
+ *
+ * usage: mu-bench-fill DIR --hospital N --field M [--lack PCT] [--senders S]
+ *                      [--payload P]      (tools/bench hospital)
+ *
+ * DIR/hospital/      a hospital: node identity and credential as above, and
+ *                    DIR/hospital/user.{key,kf,cred,key.pub}, the archive
+ *                    user (credential role archive); its store holds N
+ *                    bundles: the credential bundles of S senders, of the
+ *                    archive user and of the field user, messages from the
+ *                    S senders (plain payload P, oldest), and the field's
+ *                    messages the hospital already has;
+ * DIR/field/         a field node whose store holds the two user credential
+ *                    bundles and M messages from its user DIR/field/user.*
+ *                    (role paramedic), each a real envelope (crypto/
+ *                    envelope.h) to the field user and the archive user with
+ *                    CONTENT_TEXT content of P bytes, so the hospital
+ *                    archives them; of these the hospital lacks PCT %
+ *                    (default 100), the newest.
+ * Every bundle expires 20 days after the fill, so a cached fill stays
+ * usable that long. Prints "fill hospital_bundles=N field_bundles=M+2
+ * hospital_lacks=K seconds=T". */
 #include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -28,14 +49,18 @@
 #include "clock.h"
 #include "cred.h"
 #include "err.h"
+#include "envelope.h"
 #include "hex.h"
+#include "incident.h"
 #include "keystore.h"
 #include "store.h"
 
 #define LIFETIME_MS (12ull * 3600 * 1000)
 #define FILL_BATCH 4096
+#define HOSPITAL_LIFETIME_MS (20ull * 86400 * 1000)
 
 static const char *base;
+static const struct store_limits *fill_lim; /* NULL: the store's defaults */
 
 static int pathf(char *buf, size_t cap, const char *name, const char *file)
 {
@@ -105,7 +130,7 @@ static int node_dir(const char *name, const struct mu_identity *ca, uint64_t now
 	    (ret = pathf(p, sizeof(p), name, "node.key.pub")) || (ret = write_pub(p, id)) ||
 	    (ret = pathf(p, sizeof(p), name, "store")))
 		goto out;
-	ret = store_open(st, p, NULL);
+	ret = store_open(st, p, fill_lim);
 out:
 	identity_free(id);
 	return ret;
@@ -167,9 +192,194 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* ---- tools/bench hospital ---- */
+
+/* A user of node NAME: NAME/user.key (wrapped by NAME/user.kf), .key.pub
+ * and .cred; *id and *c are the caller's, *blen/benc its credential bundle. */
+static int user_files(const char *name, const struct mu_identity *ca, uint8_t role, uint64_t now,
+		      struct mu_identity **id, struct cred *c, uint8_t *benc, int *blen)
+{
+	char key[4096], kf[4096], p[4096];
+	struct ks_unlock u = {.wrap = KS_WRAP_KEYFILE, .secret = kf};
+	uint8_t enc[CRED_ENC_MAX];
+	char subject[40];
+	struct bundle b = {.kind = BK_CREDENTIAL, .prio = PRIO_URGENT, .hop_limit = BUNDLE_HOPS_MAX,
+			   .created = now - 1000, .dest_type = DEST_ALL};
+	int ret, len;
+
+	snprintf(subject, sizeof(subject), "USER-%s", name);
+	if ((ret = pathf(key, sizeof(key), name, "user.key")) || (ret = pathf(kf, sizeof(kf), name, "user.kf")) ||
+	    (ret = identity_generate(id)) || (ret = keystore_keyfile_create(kf)) ||
+	    (ret = keystore_save(key, *id, &u)))
+		return ret;
+	if ((len = issue(enc, c, *id, ca, role, subject, now)) < 0)
+		return len;
+	if ((ret = pathf(p, sizeof(p), name, "user.cred")) || (ret = write_file(p, enc, (size_t)len)) ||
+	    (ret = pathf(p, sizeof(p), name, "user.key.pub")) || (ret = write_pub(p, *id)))
+		return ret;
+	b.expires = c->valid_until;
+	b.payload = enc;
+	b.payload_len = (size_t)len;
+	*blen = bundle_seal(benc, BUNDLE_ENC_MAX, &b, *id);
+	return *blen < 0 ? *blen : 0;
+}
+
+/* The field user's message i: CONTENT_TEXT content of payload bytes in an
+ * envelope to the user and the archive user. */
+static int field_message(uint8_t *enc, size_t i, size_t payload, uint64_t created, const struct mu_identity *user,
+			 const struct mu_identity *archive)
+{
+	static uint8_t content[BUNDLE_PAYLOAD_MAX], env[BUNDLE_PAYLOAD_MAX];
+	struct envelope_recipient r[2];
+	struct bundle b = {.kind = BK_MESSAGE, .prio = PRIO_ROUTINE, .hop_limit = 16, .created = created,
+			   .expires = created + HOSPITAL_LIFETIME_MS, .dest_type = DEST_ALL};
+	int n, elen;
+
+	memset(content, 'x', payload);
+	content[0] = CONTENT_TEXT;
+	n = snprintf((char *)content + 1, payload - 1, "bench field report %zu ", i);
+	if (n > 0 && (size_t)n < payload - 1)
+		content[1 + n] = 'x'; /* snprintf's NUL: keep it text */
+	memcpy(r[0].key, identity_sign_pk(user), MU_KEY_BYTES);
+	memcpy(r[0].kx_pk, identity_kx_pk(user), MU_KEY_BYTES);
+	memcpy(r[1].key, identity_sign_pk(archive), MU_KEY_BYTES);
+	memcpy(r[1].kx_pk, identity_kx_pk(archive), MU_KEY_BYTES);
+	elen = envelope_seal(env, sizeof(env), content, payload, r, 2, identity_sign_pk(user));
+	if (elen < 0)
+		return elen;
+	b.payload = env;
+	b.payload_len = (size_t)elen;
+	return bundle_seal(enc, BUNDLE_ENC_MAX, &b, user);
+}
+
+static int hospital_fill(size_t hn, size_t fm, unsigned lack_pct, size_t senders, size_t payload)
+{
+	struct store_limits big = {.map_bytes = 1ull << 40, .quota_bytes = 1ull << 39, .quota_count = 100000000};
+	struct mu_identity *ca = NULL, *arch = NULL, *user = NULL, **ids = NULL;
+	struct store *hosp = NULL, *field = NULL;
+	struct filler f = {0};
+	struct cred ac, uc;
+	static uint8_t enc[BUNDLE_ENC_MAX], aenc[BUNDLE_ENC_MAX], uenc[BUNDLE_ENC_MAX];
+	uint8_t *pay = NULL;
+	size_t lack = fm * lack_pct / 100, shared = fm - lack, plain;
+	uint64_t now = mu_now_ms(), t_field;
+	double t0 = now_s();
+	char p[4096];
+	int ret, alen, ulen, blen;
+
+	if (hn < senders + 2 + shared)
+		return -EINVAL;
+	plain = hn - senders - 2 - shared;
+	t_field = now - fm * 10; /* the field's messages: the newest, 10 ms apart */
+	ids = calloc(senders, sizeof(*ids));
+	pay = malloc(payload);
+	if (!ids || !pay) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (mkdir(base, 0700)) {
+		ret = -errno;
+		goto out;
+	}
+	fill_lim = &big;
+	if ((ret = identity_generate(&ca)) || (ret = pathf(p, sizeof(p), "ca.pub", "")) || (ret = write_pub(p, ca)) ||
+	    (ret = node_dir("hospital", ca, now, &hosp)) || (ret = node_dir("field", ca, now, &field)) ||
+	    (ret = user_files("hospital", ca, ROLE_HOSPITAL_ARCHIVE, now, &arch, &ac, aenc, &alen)) ||
+	    (ret = user_files("field", ca, ROLE_PARAMEDIC, now, &user, &uc, uenc, &ulen)))
+		goto out;
+	/* Both users' credentials everywhere, as after a first meeting. */
+	f.st[0] = hosp;
+	f.st[1] = field;
+	{
+		struct bundle b;
+
+		if ((ret = bundle_decode(&b, aenc, (size_t)alen)) || (ret = fill_put(&f, &b, aenc, (size_t)alen, &ac)) ||
+		    (ret = bundle_decode(&b, uenc, (size_t)ulen)) || (ret = fill_put(&f, &b, uenc, (size_t)ulen, &uc)))
+			goto out;
+	}
+	/* The hospital's own: S senders' credentials, then plain messages. */
+	f.st[1] = NULL;
+	for (size_t s = 0; s < senders; s++) {
+		uint8_t cenc[CRED_ENC_MAX];
+		char subject[32];
+		struct cred c;
+		struct bundle b = {.kind = BK_CREDENTIAL, .prio = PRIO_URGENT, .hop_limit = BUNDLE_HOPS_MAX,
+				   .created = t_field - plain * 10 - 1000 + s, .dest_type = DEST_ALL};
+		int clen;
+
+		snprintf(subject, sizeof(subject), "SENDER-%zu", s);
+		if ((ret = identity_generate(&ids[s])))
+			goto out;
+		if ((clen = issue(cenc, &c, ids[s], ca, ROLE_PARAMEDIC, subject, now)) < 0) {
+			ret = clen;
+			goto out;
+		}
+		b.expires = c.valid_until;
+		b.payload = cenc;
+		b.payload_len = (size_t)clen;
+		if ((blen = bundle_seal(enc, sizeof(enc), &b, ids[s])) < 0) {
+			ret = blen;
+			goto out;
+		}
+		if ((ret = fill_put(&f, &b, enc, (size_t)blen, &c)))
+			goto out;
+	}
+	randombytes_buf(pay, payload);
+	for (size_t i = 0; i < plain; i++) {
+		struct bundle b = {.kind = BK_MESSAGE, .prio = (uint8_t)(i % 4), .hop_limit = 16,
+				   .created = t_field - (plain - i) * 10, .dest_type = DEST_ALL,
+				   .payload = pay, .payload_len = payload};
+
+		b.expires = b.created + HOSPITAL_LIFETIME_MS;
+		memcpy(pay, &i, sizeof(i));
+		if ((blen = bundle_seal(enc, sizeof(enc), &b, ids[i % senders])) < 0) {
+			ret = blen;
+			goto out;
+		}
+		if ((ret = fill_put(&f, &b, enc, (size_t)blen, NULL)))
+			goto out;
+		if (i % 500000 == 499999)
+			fprintf(stderr, "  hospital: %zu of %zu plain bundles, %.0f s\n", i + 1, plain, now_s() - t0);
+	}
+	/* The field's messages: the oldest `shared` the hospital has too. */
+	f.st[1] = field;
+	for (size_t i = 0; i < fm; i++) {
+		struct bundle b;
+
+		if (i == shared) {
+			if ((ret = fill_flush(&f)))
+				goto out;
+			f.st[0] = NULL;
+		}
+		if ((blen = field_message(enc, i, payload, t_field + i * 10, user, arch)) < 0) {
+			ret = blen;
+			goto out;
+		}
+		if ((ret = bundle_decode(&b, enc, (size_t)blen)) || (ret = fill_put(&f, &b, enc, (size_t)blen, NULL)))
+			goto out;
+	}
+	if ((ret = fill_flush(&f)))
+		goto out;
+	printf("fill hospital_bundles=%zu field_bundles=%zu hospital_lacks=%zu seconds=%.1f\n", hn, fm + 2, lack,
+	       now_s() - t0);
+out:
+	fill_flush(&f);
+	store_close(hosp);
+	store_close(field);
+	for (size_t s = 0; ids && s < senders; s++)
+		identity_free(ids[s]);
+	free(ids);
+	free(pay);
+	identity_free(ca);
+	identity_free(arch);
+	identity_free(user);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
-	size_t n = 100000, extra = 100, senders = 8, payload = 200;
+	size_t n = 100000, extra = 100, senders = 8, payload = 200, hospital = 0, field = 0;
+	unsigned lack = 100;
 	struct mu_identity *ca = NULL, **ids = NULL;
 	struct store *full = NULL, *peer = NULL, *empty = NULL;
 	struct filler f = {0};
@@ -191,8 +401,25 @@ int main(int argc, char **argv)
 			senders = strtoull(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--payload") && i + 1 < argc)
 			payload = strtoull(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--hospital") && i + 1 < argc)
+			hospital = strtoull(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--field") && i + 1 < argc)
+			field = strtoull(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--lack") && i + 1 < argc)
+			lack = (unsigned)strtoul(argv[++i], NULL, 10);
 		else
 			goto usage;
+	}
+	if (hospital || field) {
+		if (!hospital || !field || lack > 100 || !senders || payload < 64 || payload > 4096)
+			goto usage;
+		if (mu_crypto_init())
+			return 1;
+		if ((ret = hospital_fill(hospital, field, lack, senders, payload))) {
+			fprintf(stderr, "mu-bench-fill: %s\n", mu_strerror(ret));
+			return 1;
+		}
+		return 0;
 	}
 	if (!senders || n < senders || payload < 8 || payload > BUNDLE_PAYLOAD_MAX)
 		goto usage;
@@ -276,6 +503,7 @@ out:
 	identity_free(ca);
 	return ret;
 usage:
-	fprintf(stderr, "usage: mu-bench-fill DIR [--n N] [--extra M] [--senders S] [--payload BYTES]\n");
+	fprintf(stderr, "usage: mu-bench-fill DIR [--n N] [--extra M] [--senders S] [--payload BYTES]\n"
+			"       mu-bench-fill DIR --hospital N --field M [--lack PCT] [--senders S] [--payload BYTES]\n");
 	return 2;
 }

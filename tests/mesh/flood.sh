@@ -55,7 +55,7 @@ wait_until 20 "t's commander's credential to reach h" creds_at_least h 2
 t0=$SECONDS
 node_start f
 wait_until 20 "f and r to open a session" session_up f r
-wait_until 20 "the flood to reach r's rate limit" ge "$(status_num r rate_limited)" 1
+wait_until 20 "the flood to reach r's rate limit" eval 'ge "$(status_num r rate_limited)" 1'
 say "flood under way: r stores $(store_bundles r), rate-limited $(status_num r rate_limited)"
 
 worst=0

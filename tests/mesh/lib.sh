@@ -202,11 +202,12 @@ keygen() {
 		fail "muster keygen $1: $(cat "$1.err")"
 }
 
-# node_new NODE CA [USER_ROLE]: its namespace (lo up, no DAD so addresses
-# work at once), a node identity and credential issued by CA, and, with
-# USER_ROLE, a staff user of that role.
+# node_new NODE CA [USER_ROLE [NAME]]: its namespace (lo up, no DAD so
+# addresses work at once), a node identity and credential issued by CA, and,
+# with USER_ROLE, a staff user of that role (display name NAME, default
+# "Staff NODE").
 node_new() {
-	local node=$1 ca=$2 role=${3:-} dir ns
+	local node=$1 ca=$2 role=${3:-} name=${4:-"Staff $1"} dir ns
 	dir=$(node_dir "$node")
 	ns=$(ns_of "$node")
 	mkdir -p "$dir"
@@ -219,7 +220,7 @@ node_new() {
 	ca_issue "$ca" "$dir/node.key.pub" "NODE-$node" "Node $node" node "$dir/node.cred"
 	if [ -n "$role" ]; then
 		keygen "$dir/user.key"
-		ca_issue "$ca" "$dir/user.key.pub" "STAFF-$node" "Staff $node" "$role" "$dir/user.cred"
+		ca_issue "$ca" "$dir/user.key.pub" "STAFF-$node" "$name" "$role" "$dir/user.cred"
 	fi
 	NODE_CA[$node]=$ca
 	NODE_USER[$node]=$role

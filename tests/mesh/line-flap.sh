@@ -20,6 +20,8 @@ ca_init ca
 node_new n1 ca paramedic
 for n in n2 n3 n4; do node_new $n ca; done
 node_new n5 ca aic
+# Receipts off: this test counts bundles exactly (receipts.sh covers them).
+for n in n1 n5; do node_conf $n '[messaging]' 'delivery_receipts = no' 'read_receipts = no'; done
 for l in "${links[@]}"; do link_add $l; done
 # Link and sync debug lines: if this ever fails, the log tails say why.
 for n in "${nodes[@]}"; do node_conf $n "[node]" "debug = link,sync"; done

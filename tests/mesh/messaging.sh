@@ -47,7 +47,7 @@ mu_send p --to role:aic "9434765918 is only a phone extension"   # invalid check
 mu_send p --to role:aic --confirm-identifier "NHS 943 476 5919 to resus"
 confirmed=$SENT_ID
 wait_until 20 "the confirmed message to arrive" inbox_has c "$confirmed"
-wait_until 10 "the hook to run three times" test "$(grep -c '^--$' "$seen")" -eq 3
+wait_until 10 "the hook to run three times" eval 'test "$(grep -c "^--\$" "$seen")" -eq 3'
 
 node_stop p
 node_conf p '[messaging]' 'nhs_number = block'

@@ -70,7 +70,7 @@ out=$(mu g import "$MESH_TMP/xuser.revoke") || fail "import of x's user's revoca
 link_undrop g x
 wait_until 30 "g to refuse the revoked user's message" \
 	log_has g "bundle from $kx refused: key has been revoked"
-wait_until 20 "the user's revocation to flood to x" ge "$(store_revoked x)" 2
+wait_until 20 "the user's revocation to flood to x" eval 'ge "$(store_revoked x)" 2'
 # x still has a session with g: the node is fine, only its user is not.
 session_up g x || fail "g dropped x's session for its user's revocation"
 out=$(mu x send --to role:aic "After x learnt of it" 2>&1) && fail "x stored a revoked user's message: $out"

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -221,6 +222,7 @@ struct srv {
 	struct loop_timer *later;
 	struct ctl_reply *deferred;
 	int handled;
+	int streams, stream_freed;
 	uid_t last_uid;
 };
 
@@ -249,6 +251,56 @@ static void finish_later(void *user)
 		ctl_reply_printf(s->deferred, "finished later\n");
 	ctl_reply_finish(s->deferred, MU_E_NOTFOUND);
 	s->deferred = NULL;
+}
+
+/* ---- streaming: a generator of STREAM_TOTAL pattern bytes ---- */
+
+#define STREAM_TOTAL (50ull << 20)
+#define STREAM_PIECE 40000 /* not a divisor of anything the server uses */
+
+struct gen {
+	struct srv *s;
+	uint64_t off, total;
+	int steps;
+};
+
+static uint8_t pattern(uint64_t i)
+{
+	return (uint8_t)(i % 251);
+}
+
+static int gen_step(void *state, struct ctl_reply *r)
+{
+	static uint8_t buf[STREAM_PIECE];
+	struct gen *g = state;
+	size_t n = g->total - g->off < STREAM_PIECE ? (size_t)(g->total - g->off) : STREAM_PIECE;
+
+	for (size_t i = 0; i < n; i++)
+		buf[i] = pattern(g->off + i);
+	ctl_reply_write(r, buf, n);
+	g->off += n;
+	g->steps++;
+	return g->off < g->total ? CTL_STREAM_MORE : 0;
+}
+
+static void gen_free(void *state)
+{
+	struct gen *g = state;
+
+	g->s->stream_freed++;
+	free(g);
+}
+
+static int stream_start(struct srv *s, const struct ctl_req *req, struct ctl_reply *r)
+{
+	struct gen *g = calloc(1, sizeof(*g));
+
+	CHECK(g);
+	g->s = s;
+	g->total = req->argc > 1 ? strtoull(req->argv[1], NULL, 10) : STREAM_TOTAL;
+	s->streams++;
+	ctl_reply_stream(r, gen_step, gen_free, g);
+	return CTL_DEFER;
 }
 
 static int handler(void *user, const struct ctl_req *req, struct ctl_reply *r)
@@ -282,6 +334,8 @@ static int handler(void *user, const struct ctl_req *req, struct ctl_reply *r)
 		free(b);
 		return 0;
 	}
+	if (!strcmp(cmd, "stream"))
+		return stream_start(s, req, r);
 	if (!strcmp(cmd, "defer")) {
 		ctl_reply_printf(r, "working\n");
 		ctl_reply_flush(r);
@@ -536,6 +590,155 @@ static void test_server_deferred(void)
 	srv_close(&s);
 }
 
+/* A reader that takes at most 4 KiB per readiness event and checks the
+ * pattern as it goes, keeping nothing. */
+struct slow {
+	struct loop *l;
+	int fd;
+	uint8_t hdr[9];
+	size_t hdr_len;
+	size_t body_left; /* of the current record */
+	uint64_t got;
+	int final, status, eof, bad;
+	uint64_t stop_after; /* close after this many bytes; 0: never */
+};
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void slow_ready(void *user, int fd, uint32_t events)
+{
+	struct slow *c = user;
+	uint8_t buf[4096], *p = buf;
+	ssize_t n;
+
+	(void)events;
+	n = read(fd, buf, sizeof(buf));
+	if (n <= 0) {
+		c->eof = 1;
+		loop_del_fd(c->l, fd);
+		loop_quit(c->l, 0);
+		return;
+	}
+	while (n > 0) {
+		if (c->hdr_len < 9) {
+			size_t k = 9 - c->hdr_len < (size_t)n ? 9 - c->hdr_len : (size_t)n;
+
+			memcpy(c->hdr + c->hdr_len, p, k);
+			c->hdr_len += k;
+			p += k;
+			n -= (ssize_t)k;
+			if (c->hdr_len == 9) {
+				c->body_left = be32(c->hdr) - 5;
+				c->status = (int32_t)be32(c->hdr + 4);
+				c->final = !c->hdr[8];
+				if (c->body_left == 0)
+					c->hdr_len = 0;
+			}
+			continue;
+		}
+		size_t k = c->body_left < (size_t)n ? c->body_left : (size_t)n;
+
+		for (size_t i = 0; i < k; i++)
+			c->bad += p[i] != pattern(c->got + i);
+		c->got += k;
+		c->body_left -= k;
+		p += k;
+		n -= (ssize_t)k;
+		if (!c->body_left)
+			c->hdr_len = 0;
+	}
+	if (c->stop_after && c->got >= c->stop_after) {
+		loop_del_fd(c->l, fd);
+		close(fd);
+		c->fd = -1;
+		loop_quit(c->l, 0);
+	}
+}
+
+static long max_rss_kb(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss;
+}
+
+static void test_server_stream(void)
+{
+	struct srv s;
+	struct slow c = {0};
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int rcv = 4096;
+	long rss0;
+
+	srv_open(&s, NULL);
+	/* 50 MiB through a small socket buffer, 4 KiB per read: the reply
+	 * completes, byte-exact, and the daemon never holds much of it. */
+	rss0 = max_rss_kb();
+	c.l = s.l;
+	strcpy(sa.sun_path, s.path);
+	c.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	CHECK(c.fd >= 0);
+	CHECK(setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv)) == 0);
+	CHECK(connect(c.fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	{
+		struct raw tmp = {.fd = c.fd};
+
+		raw_request(&tmp, 0, 1, (char *[]){"stream"});
+	}
+	CHECK_OK(loop_add_fd(s.l, c.fd, EPOLLIN, slow_ready, &c));
+	CHECK(spin(&s, 60000) == 0);
+	CHECK(c.eof && c.final && c.status == 0);
+	CHECK(c.got == STREAM_TOTAL && c.bad == 0);
+	CHECK(s.streams == 1 && s.stream_freed == 1);
+	/* Buffered whole it would be 50 MiB; the bound is CTL_OUT_MAX plus
+	 * slack for the allocator and the test itself. */
+	CHECK(max_rss_kb() - rss0 < 16 * 1024);
+	close(c.fd);
+
+	/* The client closes mid-stream: the state is freed (ASan checks the
+	 * rest), and nothing else of the server is disturbed. */
+	memset(&c, 0, sizeof(c));
+	c.l = s.l;
+	c.stop_after = 3u << 20;
+	c.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	CHECK(c.fd >= 0);
+	CHECK(connect(c.fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	{
+		struct raw tmp = {.fd = c.fd};
+
+		raw_request(&tmp, 0, 1, (char *[]){"stream"});
+	}
+	CHECK_OK(loop_add_fd(s.l, c.fd, EPOLLIN, slow_ready, &c));
+	CHECK(spin(&s, 20000) == 0);
+	CHECK(c.fd == -1 && c.got >= 3u << 20 && c.got < STREAM_TOTAL && c.bad == 0);
+	CHECK(spin(&s, 50) == -ETIMEDOUT);
+	CHECK(s.streams == 2 && s.stream_freed == 2);
+
+	/* A stream still running when the server closes is freed too. */
+	memset(&c, 0, sizeof(c));
+	c.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	CHECK(c.fd >= 0);
+	CHECK(connect(c.fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	{
+		struct raw tmp = {.fd = c.fd};
+
+		raw_request(&tmp, 0, 1, (char *[]){"stream"});
+	}
+	CHECK(spin(&s, 20) == -ETIMEDOUT);
+	CHECK(s.streams == 3 && s.stream_freed == 2);
+	ctl_server_close(s.s);
+	s.s = NULL;
+	CHECK(s.stream_freed == 3);
+	close(c.fd);
+	CHECK_OK(ctl_server_open(&s.s, s.l, s.path, NULL, handler, &s));
+
+	srv_close(&s);
+}
+
 static void test_server_malformed(void)
 {
 	static const uint8_t version2[] = {0, 0, 0, 3, 2, 0, 0};
@@ -754,6 +957,7 @@ static const struct test tests[] = {
 	{ "/ctl/server/partial-reads", test_server_partial_reads },
 	{ "/ctl/server/multi-record", test_server_multi_record },
 	{ "/ctl/server/deferred", test_server_deferred },
+	{ "/ctl/server/stream-50MiB-slow-reader", test_server_stream },
 	{ "/ctl/server/malformed", test_server_malformed },
 	{ "/ctl/server/busy", test_server_busy },
 	{ "/ctl/server/socket-file", test_server_socket_file },

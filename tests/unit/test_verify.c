@@ -8,6 +8,8 @@
 #include "cred.h"
 #include "hex.h"
 #include "identity.h"
+#include "incident.h"
+#include "receipt.h"
 #include "testutil.h"
 #include "verify.h"
 
@@ -515,8 +517,65 @@ struct vector {
 	size_t n;
 };
 
+/* docs/protocol.md "Incident records": one record of each type (the
+ * vectors use METHANE and RESPONSE; the fuzz seeds use all). */
+static struct inc_record incident_example(uint8_t type)
+{
+	struct inc_record r = { .type = type, .incident = "INC-2026-0412" };
+
+	switch ((enum inc_type)type) {
+	case INC_METHANE:
+		r.u.methane = (struct inc_methane){ .declared = METHANE_DECLARED, .loc_kind = LOC_GRID,
+						    .location = "TQ 3012 8045", .type = "Train derailment",
+						    .hazards = "Overhead lines", .access = "RVP car park",
+						    .casualties = { 5, 20, 40, 1 }, .services = "Fire, police, HART" };
+		break;
+	case INC_CHECKIN:
+		r.u.checkin = (struct inc_checkin){ .callsign = "A12", .status = CREW_AVAILABLE, .skills = 3,
+						    .vehicle = "AM-12", .n_members = 1 };
+		memset(r.u.checkin.members[0], 0x81, MU_KEY_BYTES);
+		break;
+	case INC_ASSIGN:
+		r.u.assign = (struct inc_assign){ .callsign = "A12", .function = "triage", .sector = "sector 2" };
+		break;
+	case INC_ASSIGN_ACK:
+		r.u.ack = (struct inc_assign_ack){ .callsign = "A12" };
+		break;
+	case INC_REQUEST:
+		r.u.request = (struct inc_request){ .count = 4, .skill = SKILL_HART, .sector = "inner cordon" };
+		break;
+	case INC_RESPONSE:
+		r.u.response = (struct inc_response){ .callsign = "H3", .accept = 1, .count = 2 };
+		break;
+	case INC_TRIAGE:
+		r.u.triage = (struct inc_triage){ .ccs = "CCS North", .count = { 3, 7, 21, 1 }, .at = T_CREATED };
+		break;
+	case INC_CASUALTY:
+		r.u.casualty = (struct inc_casualty){ .tag = "T-0042", .priority = TRIAGE_P1,
+						      .destination = "Royal London", .departed = T_CREATED };
+		break;
+	}
+	r.has_ref = type == INC_ASSIGN_ACK || type == INC_RESPONSE;
+	memset(r.ref, r.has_ref ? 0x72 : 0, sizeof(r.ref));
+	if (type == INC_TRIAGE || type == INC_CASUALTY) {
+		r.has_prev = true;
+		memset(r.prev, 0x3d, sizeof(r.prev));
+	}
+	return r;
+}
+
+static size_t incident_encoding(uint8_t type, uint8_t out[static INC_ENC_MAX])
+{
+	struct inc_record r = incident_example(type);
+
+	return (size_t)CHECK_LEN(inc_encode(out, INC_ENC_MAX, &r));
+}
+
 static size_t fx_vectors(const struct fx *f, struct vector *v)
 {
+	static uint8_t inc_methane[INC_ENC_MAX], inc_response[INC_ENC_MAX];
+	static uint8_t receipt[RECEIPT_HDR_BYTES + 2 * BUNDLE_ID_BYTES];
+	uint8_t rids[2][BUNDLE_ID_BYTES];
 	size_t n = 0;
 
 	v[n++] = (struct vector){ "ca-sign-pk", identity_sign_pk(f->ca), MU_KEY_BYTES };
@@ -529,6 +588,13 @@ static size_t fx_vectors(const struct fx *f, struct vector *v)
 	v[n++] = (struct vector){ "revocation-payload", f->revocation_payload.b, f->revocation_payload.n };
 	v[n++] = (struct vector){ "revocation-bundle", f->revocation.b, f->revocation.n };
 	v[n++] = (struct vector){ "revocation-bundle-id", f->revocation_id, BUNDLE_ID_BYTES };
+	memcpy(rids[0], f->message_id, BUNDLE_ID_BYTES);
+	memcpy(rids[1], f->revocation_id, BUNDLE_ID_BYTES);
+	v[n++] = (struct vector){ "receipt-payload", receipt,
+				  (size_t)CHECK_LEN(receipt_encode(receipt, sizeof(receipt), RECEIPT_CUSTODY,
+								   (const uint8_t(*)[BUNDLE_ID_BYTES])rids, 2)) };
+	v[n++] = (struct vector){ "incident-methane", inc_methane, incident_encoding(INC_METHANE, inc_methane) };
+	v[n++] = (struct vector){ "incident-response", inc_response, incident_encoding(INC_RESPONSE, inc_response) };
 	return n;
 }
 
@@ -699,6 +765,14 @@ static void test_corpus(void)
 	memset(key, 0xff, sizeof(key));
 	e.n = (size_t)CHECK_LEN(revocation_encode(e.b, key, REVOKE_WIPE));
 	corpus_file("fuzz_revocation", "wipe.bin", e.b, e.n);
+	for (uint8_t t = 1; t <= INC_TYPE_MAX; t++) {
+		uint8_t enc[INC_ENC_MAX];
+		char file[32];
+		size_t n = incident_encoding(t, enc);
+
+		snprintf(file, sizeof(file), "%s.bin", inc_type_name(t));
+		corpus_file("fuzz_incident", file, enc, n);
+	}
 	fx_free(&f);
 }
 
