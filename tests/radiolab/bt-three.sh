@@ -12,13 +12,16 @@
 # Run: tests/radiolab/run -e MU_BUILD_DIR=$PWD/build-asan --suite tests/radiolab/bt-three.sh
 . "$RL_LIB"
 . "$(dirname "$RL_SCRIPT")/bt-lib.sh"
-# On the pinned 6.1.192 kernel three LE nodes dialling each other produce
+# On Debian 12's 6.1.192 kernel three LE nodes dialling each other produce
 # failed LE connection attempts, and closing such a socket hits the kernel's
 # hci_chan_del list corruption (docs/bluetooth.md): the VM panics (status
-# 125). So this script is not in radiolab-bt and skips on that kernel unless
-# asked for (MU_BT_THREE=1), e.g. to check a new kernel pin.
+# 125). So on a 6.1 kernel this script skips unless asked for
+# (MU_BT_THREE=1); on newer kernels it runs unless MU_BT_THREE=0. Not in
+# radiolab-bt: on 6.12 it does not panic but fails 3 runs in 7 (btvirt
+# reports a second LE connection with a handle still in use: docs/radiolab.md).
 case "$(uname -r)" in
-6.1.0-56-*) [ "${MU_BT_THREE:-0}" = 1 ] || rl_skip "kernel $(uname -r) (6.1.192) panics on failed LE connections; MU_BT_THREE=1 runs it anyway" ;;
+6.1.*) [ "${MU_BT_THREE:-0}" = 1 ] || rl_skip "kernel $(uname -r) panics on failed LE connections; MU_BT_THREE=1 runs it anyway" ;;
+*) [ "${MU_BT_THREE:-1}" = 1 ] || rl_skip "MU_BT_THREE=0" ;;
 esac
 
 rl_step "3 btvirt controllers, bluetoothd, a CA, 3 enrolled nodes (0: paramedic, 1: relay, 2: aic)"
