@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "../crypto/envelope.h"
 #include "channel.h"
 #include "clock.h"
@@ -293,15 +294,11 @@ static int inbox_collect(void *ctx, uint64_t created, const uint8_t id[static BU
 	(void)created;
 	if (store_peek(w->n->store, id, &info) || info.kind != BK_MESSAGE)
 		return 0;
-	if (w->nids == w->cap) {
-		size_t cap = w->cap ? 2 * w->cap : 256;
-		void *v = realloc(w->ids, cap * BUNDLE_ID_BYTES);
+	void *v = mu_grow(w->ids, &w->cap, w->nids, BUNDLE_ID_BYTES, 256);
 
-		if (!v)
-			return -ENOMEM;
-		w->ids = v;
-		w->cap = cap;
-	}
+	if (!v)
+		return -ENOMEM;
+	w->ids = v;
 	memcpy(w->ids[w->nids++], id, BUNDLE_ID_BYTES);
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "grow.h"
 #include "../crypto/envelope.h"
 #include "archive.h"
 #include "attach.h"
@@ -428,6 +429,7 @@ static int incomplete_one(void *ctx, const struct audit_entry *e)
 	struct archive_item it;
 	uint8_t cid[BUNDLE_ID_BYTES];
 	bool complete = true;
+	void *q;
 
 	if (e->event != AUDIT_ARCHIVED || manifest_get(h, e->id, &it, &m))
 		return 0;
@@ -437,15 +439,10 @@ static int incomplete_one(void *ctx, const struct audit_entry *e)
 	sodium_memzero(h->mcontent, sizeof(h->mcontent));
 	if (complete)
 		return 0;
-	if (l->len == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 16;
-		void *q = realloc(l->ids, cap * sizeof(*l->ids));
-
-		if (!q)
-			return -ENOMEM;
-		l->ids = q;
-		l->cap = cap;
-	}
+	q = mu_grow(l->ids, &l->cap, l->len, sizeof(*l->ids), 16);
+	if (!q)
+		return -ENOMEM;
+	l->ids = q;
 	memcpy(l->ids[l->len++], e->id, BUNDLE_ID_BYTES);
 	return 0;
 }

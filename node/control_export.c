@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "archive.h"
 #include "attach.h"
 #include "clock.h"
@@ -39,18 +40,14 @@ struct dirbuf {
 static int dir_add(void *ctx, const struct cred *c)
 {
 	struct dirbuf *d = ctx;
+	void *p;
 
 	if (d->n == EXPORT_DIR_MAX)
 		return 0; /* beyond the cap senders show as unknown keys */
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? 2 * d->cap : 64;
-		void *p = realloc(d->c, cap * sizeof(*d->c));
-
-		if (!p)
-			return -ENOMEM;
-		d->c = p;
-		d->cap = cap;
-	}
+	p = mu_grow(d->c, &d->cap, d->n, sizeof(*d->c), 64);
+	if (!p)
+		return -ENOMEM;
+	d->c = p;
 	d->c[d->n++] = *c;
 	return 0;
 }

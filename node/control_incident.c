@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "clock.h"
 #include "control_util.h"
 #include "err.h"
@@ -277,21 +278,17 @@ static int scan_one(void *ctx, uint64_t created, const uint8_t id[static BUNDLE_
 	struct store_info info;
 	uint8_t sender[MU_KEY_BYTES];
 	char name[160];
+	void *p;
 	int ret;
 
 	if (store_peek(sc->n->store, id, &info) || info.kind != BK_MESSAGE)
 		return 0;
 	if (record_open(sc->n, id, &rec, sender, &created))
 		return 0;
-	if (sc->nv == sc->cap) {
-		size_t cap = sc->cap ? 2 * sc->cap : 64;
-		void *p = realloc(sc->v, cap * sizeof(*sc->v));
-
-		if (!p)
-			return -ENOMEM;
-		sc->v = p;
-		sc->cap = cap;
-	}
+	p = mu_grow(sc->v, &sc->cap, sc->nv, sizeof(*sc->v), 64);
+	if (!p)
+		return -ENOMEM;
+	sc->v = p;
 	memcpy(sc->v[sc->nv].id, id, BUNDLE_ID_BYTES);
 	memcpy(sc->v[sc->nv].incident, rec.incident, sizeof(rec.incident));
 	sc->v[sc->nv++].type = rec.type;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "../crypto/envelope.h"
 #include "clock.h"
 #include "control_msg.h"
@@ -72,17 +73,12 @@ static int index_add(void *ctx, uint64_t created, const uint8_t id[static BUNDLE
 	    receipt_decode(b.payload, b.payload_len, &type, &ids, &nids) || type == RECEIPT_CUSTODY)
 		return 0;
 	for (size_t i = 0; i < nids; i++) {
+		void *v = mu_grow(mi->v, &mi->cap, mi->n, sizeof(*mi->v), 64);
 		struct rx *x;
 
-		if (mi->n == mi->cap) {
-			size_t cap = mi->cap ? 2 * mi->cap : 64;
-			void *v = realloc(mi->v, cap * sizeof(*mi->v));
-
-			if (!v)
-				return -ENOMEM;
-			mi->v = v;
-			mi->cap = cap;
-		}
+		if (!v)
+			return -ENOMEM;
+		mi->v = v;
 		x = &mi->v[mi->n++];
 		memcpy(x->msg, ids[i], BUNDLE_ID_BYTES);
 		memcpy(x->who, b.sender, MU_KEY_BYTES);
@@ -298,15 +294,11 @@ static int collect_sent_alert(void *ctx, uint64_t created, const uint8_t id[stat
 	if (store_peek(w->n->store, id, &info) || info.kind != BK_MESSAGE || info.prio != PRIO_IMMEDIATE ||
 	    !(info.meta.flags & STORE_F_LOCAL))
 		return 0;
-	if (w->nids == w->cap) {
-		size_t cap = w->cap ? 2 * w->cap : 64;
-		void *v = realloc(w->ids, cap * BUNDLE_ID_BYTES);
+	void *v = mu_grow(w->ids, &w->cap, w->nids, BUNDLE_ID_BYTES, 64);
 
-		if (!v)
-			return -ENOMEM;
-		w->ids = v;
-		w->cap = cap;
-	}
+	if (!v)
+		return -ENOMEM;
+	w->ids = v;
 	memcpy(w->ids[w->nids++], id, BUNDLE_ID_BYTES);
 	return 0;
 }

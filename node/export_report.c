@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "err.h"
 #include "export_report.h"
 #include "hex.h"
@@ -56,6 +57,7 @@ static int add_one(void *ctx, const struct audit_entry *e)
 	struct archive_item it;
 	size_t clen = 0;
 	char name[160];
+	void *p;
 	int ret;
 
 	if (e->event != AUDIT_ARCHIVED)
@@ -69,17 +71,12 @@ static int add_one(void *ctx, const struct audit_entry *e)
 	}
 	if (clen < 1 || w->content[0] != CONTENT_INCIDENT || inc_decode(&w->rec, w->content + 1, clen - 1))
 		goto done; /* not a record, or one this version cannot read */
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? 2 * w->cap : 64;
-		void *p = realloc(w->v, cap * sizeof(*w->v));
-
-		if (!p) {
-			ret = -ENOMEM;
-			goto done;
-		}
-		w->v = p;
-		w->cap = cap;
+	p = mu_grow(w->v, &w->cap, w->n, sizeof(*w->v), 64);
+	if (!p) {
+		ret = -ENOMEM;
+		goto done;
 	}
+	w->v = p;
 	memcpy(w->v[w->n].incident, w->rec.incident, sizeof(w->rec.incident));
 	w->v[w->n++].created = it.created;
 	who(w->dir, it.sender, name, sizeof(name));

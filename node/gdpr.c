@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "attach.h"
 #include "err.h"
 #include "gdpr.h"
@@ -186,20 +187,16 @@ struct ids {
 static int collect_one(void *ctx, const struct archive_item *it, const uint8_t *content, size_t len)
 {
 	struct ids *l = ctx;
+	void *p;
 
 	(void)content;
 	(void)len;
 	if (l->n == GDPR_MATCH_MAX)
 		return MU_E_TOOBIG;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 16;
-		void *p = realloc(l->v, cap * sizeof(*l->v));
-
-		if (!p)
-			return -ENOMEM;
-		l->v = p;
-		l->cap = cap;
-	}
+	p = mu_grow(l->v, &l->cap, l->n, sizeof(*l->v), 16);
+	if (!p)
+		return -ENOMEM;
+	l->v = p;
 	memcpy(l->v[l->n++], it->id, BUNDLE_ID_BYTES);
 	return 0;
 }

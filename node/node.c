@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "config.h"
 #include "err.h"
+#include "grow.h"
 #include "hex.h"
 #include "log.h"
 #include "node_int.h"
@@ -60,9 +61,8 @@ struct verify_ctx node_verify_ctx(struct node *n)
  * dozen pages, a few ms cold). Until the build is done n->keys is NULL,
  * new keys wait in keys_pending_add, and a sync that starts meanwhile
  * finishes the build first (node_sync_started), so no sync sees a partial
- * keyset. Module state, as seen_tab: one node per process. */
+ * keyset (n->keys_building holds it meanwhile). */
 #define KEYSET_BUILD_STEP 1024
-static struct keyset *keys_building;
 
 struct keyset_fill {
 	struct keyset *ks;
@@ -131,12 +131,12 @@ static void keyset_apply_pending(struct node *n);
  * <0 on a store error. */
 static int keyset_build_step(struct node *n, size_t max)
 {
-	int ret = keyset_fill(n, keys_building, max);
+	int ret = keyset_fill(n, n->keys_building, max);
 
 	if (ret)
 		return ret;
-	n->keys = keys_building;
-	keys_building = NULL;
+	n->keys = n->keys_building;
+	n->keys_building = NULL;
 	log_debug(SUB_SYNC, "sync index built: %zu keys", keyset_count(n->keys));
 	keyset_apply_pending(n);
 	return 0;
@@ -148,14 +148,14 @@ static int keyset_build_step(struct node *n, size_t max)
 static void keyset_build_failed(struct node *n, int ret)
 {
 	log_err(SUB_SYNC, "cannot build the sync index from the store: %s", mu_strerror(ret));
-	n->keys = keys_building;
-	keys_building = NULL;
+	n->keys = n->keys_building;
+	n->keys_building = NULL;
 	loop_quit(n->loop, ret);
 }
 
 static void keyset_apply_pending(struct node *n)
 {
-	if (keys_building)
+	if (n->keys_building)
 		return; /* applied when the build ends */
 	if (n->keys_reload) {
 		n->keys_reload = false;
@@ -171,21 +171,18 @@ static void keyset_apply_pending(struct node *n)
 
 void node_keyset_add(struct node *n, uint64_t created, const uint8_t id[static BUNDLE_ID_BYTES])
 {
-	if (!n->syncs_active && !keys_building) {
+	struct sync_key *v;
+
+	if (!n->syncs_active && !n->keys_building) {
 		keyset_add(n->keys, created, id);
 		return;
 	}
-	if (n->keys_pending_n == n->keys_pending_cap) {
-		size_t cap = n->keys_pending_cap ? 2 * n->keys_pending_cap : 256;
-		struct sync_key *v = realloc(n->keys_pending_add, cap * sizeof(*v));
-
-		if (!v) {
-			n->keys_reload = true; /* rebuild from the store later */
-			return;
-		}
-		n->keys_pending_add = v;
-		n->keys_pending_cap = cap;
+	v = mu_grow(n->keys_pending_add, &n->keys_pending_cap, n->keys_pending_n, sizeof(*v), 256);
+	if (!v) {
+		n->keys_reload = true; /* rebuild from the store later */
+		return;
 	}
+	n->keys_pending_add = v;
 	n->keys_pending_add[n->keys_pending_n].created = created;
 	memcpy(n->keys_pending_add[n->keys_pending_n].id, id, BUNDLE_ID_BYTES);
 	n->keys_pending_n++;
@@ -195,7 +192,7 @@ void node_sync_started(struct node *n)
 {
 	int ret;
 
-	if (keys_building) {
+	if (n->keys_building) {
 		log_debug(SUB_SYNC, "a sync waits for the sync index to be built");
 		ret = keyset_build_step(n, SIZE_MAX);
 		if (ret)
@@ -218,7 +215,7 @@ static void purge_tick(void *user)
 	uint64_t removed = 0;
 	int ret;
 
-	if (keys_building) {
+	if (n->keys_building) {
 		ret = keyset_build_step(n, KEYSET_BUILD_STEP);
 		if (ret < 0)
 			keyset_build_failed(n, ret);
@@ -623,7 +620,7 @@ static int node_open_store(struct node *n)
 		log_err(SUB_STORE, "cannot open the store in %s: %s", dir, mu_strerror(ret));
 	free(dir);
 	if (!ret)
-		ret = keyset_sized(n, &keys_building); /* built after start: purge_tick */
+		ret = keyset_sized(n, &n->keys_building); /* built after start: purge_tick */
 	return ret;
 }
 
@@ -789,8 +786,8 @@ void node_close(struct node *n)
 	ingest_close(n);
 	custody_close(n);
 	keyset_free(n->keys);
-	keyset_free(keys_building);
-	keys_building = NULL;
+	keyset_free(n->keys_building);
+	n->keys_building = NULL;
 	free(n->keys_pending_add);
 	free(n->fresh);
 	identity_free(n->id);

@@ -117,6 +117,7 @@ struct node {
 
 	struct store *store;
 	struct keyset *keys;
+	struct keyset *keys_building; /* filled step by step after start; becomes keys */
 	unsigned syncs_active;   /* keyset changes wait while > 0 */
 	struct sync_key *keys_pending_add;
 	size_t keys_pending_n, keys_pending_cap;

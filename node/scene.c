@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "grow.h"
 #include "err.h"
 #include "hex.h"
 #include "scene_int.h"
@@ -81,15 +82,11 @@ static size_t find_slot(const struct scene *s, const uint8_t id[static BUNDLE_ID
 /* Keeps the load factor at or below one half. */
 static int grow(struct scene *s)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 64;
-		struct srec **r = realloc(s->recs, cap * sizeof(*r));
+	struct srec **r = mu_grow(s->recs, &s->cap, s->n, sizeof(*r), 64);
 
-		if (!r)
-			return -ENOMEM;
-		s->recs = r;
-		s->cap = cap;
-	}
+	if (!r)
+		return -ENOMEM;
+	s->recs = r;
 	if (2 * (s->n + 1) > s->nslots) {
 		size_t nslots = s->nslots ? 2 * s->nslots : 128;
 		uint32_t *old = s->slots;

@@ -1,7 +1,8 @@
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include <stdlib.h>
-
+#include "grow.h"
 #include "json.h"
 #include "testutil.h"
 #include "wire.h"
@@ -101,7 +102,35 @@ static void test_json_quote(void)
 	free(q);
 }
 
+/* mu_grow: unchanged below cap, doubles at cap (first when empty), keeps
+ * the contents, and refuses a size that would overflow without touching
+ * the array. */
+static void test_grow(void)
+{
+	size_t cap = 0, n = 0;
+	int *v = NULL, *p;
+
+	for (int i = 0; i < 100; i++) {
+		p = mu_grow(v, &cap, n, sizeof(*v), 4);
+		CHECK(p != NULL);
+		if (n < 4)
+			CHECK(cap == 4);
+		v = p;
+		v[n++] = i;
+	}
+	CHECK(cap == 128);
+	for (int i = 0; i < 100; i++)
+		CHECK(v[i] == i);
+	p = mu_grow(v, &cap, 50, sizeof(*v), 4);
+	CHECK(p == v && cap == 128);
+	cap = SIZE_MAX / 2 + 1;
+	CHECK(mu_grow(v, &cap, cap, sizeof(*v), 4) == NULL);
+	CHECK(cap == SIZE_MAX / 2 + 1);
+	free(v);
+}
+
 static const struct test tests[] = {
+	{ "/grow/doubling", test_grow },
 	{ "/wire/reader", test_reader },
 	{ "/wire/length-prefixed", test_length_prefixed },
 	{ "/wire/writer", test_writer },
