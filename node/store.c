@@ -1139,70 +1139,55 @@ int store_is_revoked(void *store, const uint8_t key[static MU_KEY_BYTES])
 	return rc;
 }
 
-int store_get_revocation(struct store *s, const uint8_t key[static MU_KEY_BYTES], uint64_t *at,
-			 uint8_t *reason)
+/* Copies the fixed-size record under key in db into out (size bytes):
+ * MU_E_NOTFOUND if absent, MU_E_STORE for a record of another size or an
+ * LMDB failure (logged with the caller's name and the table's, get_what and
+ * size_what, e.g. "revoked get" / "revoked record size"). */
+static int read_fixed(struct store *s, MDB_dbi db, const uint8_t *key, size_t klen, uint8_t *out, size_t size,
+		      const char *func, const char *get_what, const char *size_what)
 {
 	MDB_txn *txn = NULL;
-	MDB_val k = val(key, MU_KEY_BYTES), d;
-	const uint8_t *p;
-	int rc;
+	MDB_val k = val(key, klen), d;
+	int rc = read_begin(s, &txn);
 
-	if (at)
-		*at = 0;
-	if (reason)
-		*reason = 0;
-	rc = read_begin(s, &txn);
 	if (rc)
 		goto out;
-	rc = mdb_get(txn, s->revoked, &k, &d);
+	rc = mdb_get(txn, db, &k, &d);
 	if (rc == MDB_NOTFOUND) {
 		rc = MU_E_NOTFOUND;
-		goto out;
+	} else if (rc) {
+		rc = lmdb_fail(func, get_what, rc);
+	} else if (d.mv_size != size) {
+		rc = corrupt(func, size_what);
+	} else {
+		memcpy(out, d.mv_data, size);
 	}
-	if (rc) {
-		rc = LMDB_FAIL("revoked get", rc);
-		goto out;
-	}
-	if (d.mv_size != REVOKED_BYTES) {
-		rc = CORRUPT("revoked record size");
-		goto out;
-	}
-	p = d.mv_data;
-	if (at)
-		*at = get_be64(p);
-	if (reason)
-		*reason = p[8];
 out:
 	read_end(s, txn);
 	return rc;
 }
 
+int store_get_revocation(struct store *s, const uint8_t key[static MU_KEY_BYTES], uint64_t *at,
+			 uint8_t *reason)
+{
+	uint8_t rec[REVOKED_BYTES] = { 0 };
+	int rc = read_fixed(s, s->revoked, key, MU_KEY_BYTES, rec, sizeof(rec), __func__, "revoked get",
+			    "revoked record size");
+
+	if (at)
+		*at = rc ? 0 : get_be64(rec);
+	if (reason)
+		*reason = rc ? 0 : rec[8];
+	return rc;
+}
+
 int store_custody_get(struct store *s, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t *archived_at)
 {
-	MDB_txn *txn = NULL;
-	MDB_val k = val(id, BUNDLE_ID_BYTES), d;
-	int rc;
+	uint8_t rec[CUSTODY_BYTES];
+	int rc = read_fixed(s, s->custody, id, BUNDLE_ID_BYTES, rec, sizeof(rec), __func__, "custody get",
+			    "custody record size");
 
-	*archived_at = 0;
-	rc = read_begin(s, &txn);
-	if (rc)
-		goto out;
-	rc = mdb_get(txn, s->custody, &k, &d);
-	if (rc == MDB_NOTFOUND) {
-		rc = MU_E_NOTFOUND;
-		goto out;
-	}
-	if (rc) {
-		rc = LMDB_FAIL("custody get", rc);
-		goto out;
-	}
-	if (d.mv_size != CUSTODY_BYTES) {
-		rc = CORRUPT("custody record size");
-		goto out;
-	}
-	*archived_at = get_be64(d.mv_data);
-out:
-	read_end(s, txn);
+	*archived_at = rc ? 0 : get_be64(rec);
 	return rc;
 }
 
