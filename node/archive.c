@@ -3,13 +3,24 @@
  * item, appends its audit entry and updates the counters together: inside
  * a batch it is a child transaction, so a failed write leaves the batch as
  * it was. The audit head (seq, hash) is cached in memory and restored when
- * a write or a batch does not commit. */
+ * a write or a batch does not commit.
+ *
+ * Item keys live in a second environment, so the two commit separately;
+ * the keys environment always commits first. For a put, a crash between
+ * leaves a key for no item (harmless). For an erasure, it leaves the key
+ * destroyed with the item's record still live: content already unreadable,
+ * and the id in the keys environment's "pending" list, from which the next
+ * open writes the stub and the 'erased' entry. Never the other way round,
+ * which would leave the audit saying erased while backups stay readable. */
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
+#include <stdio.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../crypto/keystore.h"
@@ -22,19 +33,35 @@
 #define SEALED_KEY_BYTES (DATA_KEY_BYTES + MU_SEAL_OVERHEAD)
 #define NONCE_BYTES      24
 #define TAG_BYTES        16
+#define ITEM_KEY_BYTES   32
+#define KEYREC_BYTES     (NONCE_BYTES + ITEM_KEY_BYTES + TAG_BYTES)
+#define AD_BUNDLE        1 /* associated data: id || role */
+#define AD_CONTENT       2
+_Static_assert(KEYREC_BYTES == ARCHIVE_KEYREC_BYTES, "key record size");
 
 static const char record_tag[] = "muster/archive-record/1:";
 
 struct archive {
 	MDB_env *env;
 	MDB_dbi items, audit, meta;
-	MDB_dbi chunks; /* manifest id || index u32 -> chunk item id (derived, see archive_put_chunk) */
-	MDB_txn *txn;  /* the open batch, or NULL */
-	MDB_txn *rtxn; /* the read transaction of a scan in progress, or NULL */
+	MDB_dbi chunks;  /* manifest id || index u32 -> chunk item id (derived, see archive_put_chunk) */
+	MDB_txn *txn;    /* the open batch, or NULL */
+	MDB_txn *rtxn;   /* the read transaction of a scan in progress, or NULL */
+	MDB_env *kenv;   /* the keys environment; NULL if a reopen failed */
+	MDB_dbi keys;    /* item id -> key record */
+	MDB_dbi pending; /* item id -> "" : key destroyed, compaction or stub owed */
+	MDB_txn *ktxn;   /* the batch's keys transaction, or NULL */
+	char *kdir;
+	size_t kmap;
+	bool owe_shred;  /* the batch destroyed a key: compact after commit */
+	bool legacy;     /* test: write version 1 records */
+	int crash_stage; /* test: archive_test_crash_commit */
 	const struct mu_identity *signer;
 	uint8_t *data_key; /* sodium_malloc'd */
+	uint8_t *item_key; /* sodium_malloc'd scratch, wiped after each use */
 	uint8_t *rec;      /* ARCHIVE_REC_MAX scratch for encoding */
 	uint8_t *sealed;   /* ARCHIVE_SEALED_MAX scratch */
+	uint8_t *bsealed;  /* ARCHIVE_BSEALED_MAX scratch */
 	uint64_t head_seq;
 	uint8_t head_hash[AUDIT_HASH_BYTES];
 	bool broken;        /* the last entry does not decode: verify only */
@@ -167,6 +194,248 @@ static int meta_add(MDB_txn *t, MDB_dbi dbi, const char *name, int64_t delta)
 	return ret ? ret : meta_set(t, dbi, name, v + (uint64_t)delta);
 }
 
+/* ---- the keys environment ---- */
+
+static int keys_env_open(struct archive *a)
+{
+	MDB_txn *t = NULL;
+	int dead = 0, rc = mdb_env_create(&a->kenv);
+
+	if (rc) {
+		a->kenv = NULL;
+		return LMDB_FAIL("keys env create", rc);
+	}
+	rc = mdb_env_set_maxdbs(a->kenv, 2);
+	if (!rc)
+		rc = mdb_env_set_mapsize(a->kenv, a->kmap);
+	if (!rc)
+		rc = mdb_env_open(a->kenv, a->kdir, 0, 0600);
+	if (!rc)
+		rc = mdb_reader_check(a->kenv, &dead);
+	if (!rc)
+		rc = mdb_txn_begin(a->kenv, NULL, 0, &t);
+	if (!rc)
+		rc = mdb_dbi_open(t, "keys", MDB_CREATE, &a->keys);
+	if (!rc)
+		rc = mdb_dbi_open(t, "pending", MDB_CREATE, &a->pending);
+	if (!rc) {
+		rc = mdb_txn_commit(t);
+		t = NULL;
+	}
+	if (t)
+		mdb_txn_abort(t);
+	if (rc) {
+		log_err(SUB_STORE, "archive keys %s: %s", a->kdir, mdb_strerror(rc));
+		mdb_env_close(a->kenv);
+		a->kenv = NULL;
+		return rc > 0 ? -rc : MU_E_STORE;
+	}
+	return 0;
+}
+
+/* A keys write: a child of the batch's keys transaction, or its own. */
+static int kwbegin(struct archive *a, MDB_txn **t)
+{
+	int rc;
+
+	*t = NULL;
+	if (!a->kenv)
+		return MU_E_STORE;
+	rc = mdb_txn_begin(a->kenv, a->ktxn, 0, t);
+	if (rc) {
+		*t = NULL;
+		return LMDB_FAIL("keys write begin", rc);
+	}
+	return 0;
+}
+
+static int kcommit(MDB_txn *t)
+{
+	int rc = mdb_txn_commit(t);
+
+	return rc ? LMDB_FAIL("keys commit", rc) : 0;
+}
+
+/* A keys read: the batch's keys transaction (LMDB allows one per thread
+ * and environment), else a read-only one. Always short: nothing holds a
+ * keys read open across calls, which the compaction relies on. */
+static int krbegin(struct archive *a, MDB_txn **t)
+{
+	int rc;
+
+	if (a->ktxn) {
+		*t = a->ktxn;
+		return 0;
+	}
+	*t = NULL;
+	if (!a->kenv)
+		return MU_E_STORE;
+	rc = mdb_txn_begin(a->kenv, NULL, MDB_RDONLY, t);
+	if (rc) {
+		*t = NULL;
+		return LMDB_FAIL("keys read begin", rc);
+	}
+	return 0;
+}
+
+static void krend(struct archive *a, MDB_txn *t)
+{
+	if (t && t != a->ktxn)
+		mdb_txn_abort(t);
+}
+
+/* A fresh random key for id into a->item_key, stored sealed under the data
+ * key. An existing record is a key left by a put that did not commit. */
+static int key_new(struct archive *a, MDB_txn *kt, const uint8_t id[static BUNDLE_ID_BYTES])
+{
+	uint8_t rec[KEYREC_BYTES];
+	MDB_val k = val(id, BUNDLE_ID_BYTES), d = val(rec, sizeof(rec));
+	int rc;
+
+	randombytes_buf(a->item_key, ITEM_KEY_BYTES);
+	randombytes_buf(rec, NONCE_BYTES);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(rec + NONCE_BYTES, NULL, a->item_key, ITEM_KEY_BYTES, id,
+						   BUNDLE_ID_BYTES, NULL, rec, a->data_key);
+	rc = mdb_put(kt, a->keys, &k, &d, 0);
+	return rc ? LMDB_FAIL("key put", rc) : 0;
+}
+
+/* id's key into a->item_key: MU_E_PASS when it is gone (shredded) or does
+ * not open under this archive's data key. */
+static int key_get(struct archive *a, MDB_txn *kt, const uint8_t id[static BUNDLE_ID_BYTES])
+{
+	MDB_val k = val(id, BUNDLE_ID_BYTES), d;
+	int rc = mdb_get(kt, a->keys, &k, &d);
+
+	if (rc == MDB_NOTFOUND)
+		return MU_E_PASS;
+	if (rc)
+		return LMDB_FAIL("key get", rc);
+	if (d.mv_size != KEYREC_BYTES)
+		return MU_E_FORMAT;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+		a->item_key, NULL, NULL, (const uint8_t *)d.mv_data + NONCE_BYTES, KEYREC_BYTES - NONCE_BYTES,
+		id, BUNDLE_ID_BYTES, d.mv_data, a->data_key))
+		return MU_E_PASS;
+	return 0;
+}
+
+/* Destroys id's key (already gone is fine: an erasure being completed) and
+ * lists id as pending until its stub is committed and the file compacted. */
+static int key_destroy(struct archive *a, MDB_txn *kt, const uint8_t id[static BUNDLE_ID_BYTES])
+{
+	MDB_val k = val(id, BUNDLE_ID_BYTES), d = val("", 0);
+	int rc = mdb_del(kt, a->keys, &k, NULL);
+
+	if (rc && rc != MDB_NOTFOUND)
+		return LMDB_FAIL("key del", rc);
+	rc = mdb_put(kt, a->pending, &k, &d, 0);
+	return rc ? LMDB_FAIL("pending put", rc) : 0;
+}
+
+/* Best effort, after a put whose key committed but whose record did not. */
+static void key_forget(struct archive *a, const uint8_t id[static BUNDLE_ID_BYTES])
+{
+	MDB_val k = val(id, BUNDLE_ID_BYTES);
+	MDB_txn *kt = NULL;
+
+	if (kwbegin(a, &kt))
+		return;
+	if (mdb_del(kt, a->keys, &k, NULL) || mdb_txn_commit(kt))
+		mdb_txn_abort(kt);
+}
+
+static void seal_under(uint8_t *out, const uint8_t *m, size_t mlen, const uint8_t id[static BUNDLE_ID_BYTES],
+		       uint8_t role, const uint8_t *key)
+{
+	uint8_t ad[BUNDLE_ID_BYTES + 1];
+
+	memcpy(ad, id, BUNDLE_ID_BYTES);
+	ad[BUNDLE_ID_BYTES] = role;
+	randombytes_buf(out, NONCE_BYTES);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + NONCE_BYTES, NULL, m, mlen, ad, sizeof(ad), NULL,
+						   out, key);
+}
+
+/* Opens sealed (nonce || ciphertext) into out: role 0 is the version 1
+ * content (the id alone as associated data). */
+static int open_under(uint8_t *out, size_t cap, size_t *olen, const uint8_t *sealed, size_t slen,
+		      const uint8_t id[static BUNDLE_ID_BYTES], uint8_t role, const uint8_t *key)
+{
+	uint8_t ad[BUNDLE_ID_BYTES + 1];
+	unsigned long long mlen = 0;
+
+	if (slen - NONCE_BYTES - TAG_BYTES > cap)
+		return MU_E_TOOBIG;
+	memcpy(ad, id, BUNDLE_ID_BYTES);
+	ad[BUNDLE_ID_BYTES] = role;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, &mlen, NULL, sealed + NONCE_BYTES,
+						       slen - NONCE_BYTES, ad,
+						       role ? sizeof(ad) : BUNDLE_ID_BYTES, sealed, key))
+		return MU_E_SIG;
+	*olen = (size_t)mlen;
+	return 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Rewrites the keys environment without its free pages, which still hold
+ * the bytes of destroyed keys (LMDB copies on write and never clears a
+ * freed page): a compacted copy beside it, synced, renamed over data.mdb,
+ * and the environment reopened on the new file. Needs no keys transaction
+ * open, which holds in one thread between calls (krbegin). */
+static int keys_compact(struct archive *a)
+{
+	char path[4096], tmp[4096];
+	int fd, rc, ret = 0, ret2;
+
+	if (!a->kenv || a->ktxn)
+		return a->kenv ? -EBUSY : MU_E_STORE;
+	if (snprintf(path, sizeof(path), "%s/data.mdb", a->kdir) >= (int)sizeof(path) ||
+	    snprintf(tmp, sizeof(tmp), "%s/data.mdb.compact", a->kdir) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	(void)unlink(tmp); /* left by a crash during an earlier compaction */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		log_err(SUB_STORE, "archive keys compaction %s: %s", tmp, mu_strerror(ret));
+		return ret;
+	}
+	rc = mdb_env_copyfd2(a->kenv, fd, MDB_CP_COMPACT);
+	if (rc)
+		ret = LMDB_FAIL("keys compact", rc);
+	if (!ret && fsync(fd))
+		ret = -errno;
+	if (close(fd) && !ret)
+		ret = -errno;
+	if (ret) {
+		(void)unlink(tmp);
+		return ret;
+	}
+	mdb_env_close(a->kenv);
+	a->kenv = NULL;
+	if (rename(tmp, path)) {
+		ret = -errno;
+		(void)unlink(tmp);
+	}
+	if (!ret)
+		ret = fsync_dir(a->kdir);
+	if (ret)
+		log_err(SUB_STORE, "archive keys compaction %s: %s", path, mu_strerror(ret));
+	ret2 = keys_env_open(a);
+	return ret ? ret : ret2;
+}
+
 /* ---- records ---- */
 
 static int record_encode(uint8_t *out, size_t cap, const struct archive_item *it, const uint8_t *bundle,
@@ -174,7 +443,7 @@ static int record_encode(uint8_t *out, size_t cap, const struct archive_item *it
 {
 	struct wr w = wr_make(out, cap);
 
-	wr_u8(&w, ARCHIVE_VERSION);
+	wr_u8(&w, it->version);
 	wr_u8(&w, it->flags);
 	wr_u64(&w, it->seq);
 	wr_u64(&w, it->archived);
@@ -185,7 +454,8 @@ static int record_encode(uint8_t *out, size_t cap, const struct archive_item *it
 	wr_bytes(&w, it->sender, MU_KEY_BYTES);
 	wr_u8(&w, it->dest_type);
 	wr_lv8(&w, it->dest, it->dest_len, BUNDLE_DEST_MAX);
-	wr_lv32(&w, bundle, blen, BUNDLE_ENC_MAX);
+	wr_lv32(&w, bundle, blen,
+		it->version == ARCHIVE_VERSION_LEGACY ? BUNDLE_ENC_MAX : ARCHIVE_BSEALED_MAX);
 	wr_lv32(&w, sealed, slen, ARCHIVE_SEALED_MAX);
 	return wr_finish(&w);
 }
@@ -197,14 +467,16 @@ int archive_record_decode(struct archive_item *it, const uint8_t **bundle, size_
 	const uint8_t *dest = NULL;
 	uint8_t version = 0;
 	size_t dlen = 0;
+	bool legacy;
 	int ret;
 
 	memset(it, 0, sizeof(*it));
 	*bundle = *sealed = NULL;
 	*blen = *slen = 0;
 	ret = rd_u8(&rd, &version);
-	if (!ret && version != ARCHIVE_VERSION)
+	if (!ret && version != ARCHIVE_VERSION && version != ARCHIVE_VERSION_LEGACY)
 		ret = MU_E_VERSION;
+	legacy = version == ARCHIVE_VERSION_LEGACY;
 	if (!ret)
 		ret = rd_u8(&rd, &it->flags) || rd_u64(&rd, &it->seq) || rd_u64(&rd, &it->archived) ||
 			      rd_u64(&rd, &it->created) || rd_u64(&rd, &it->expires) ||
@@ -215,16 +487,20 @@ int archive_record_decode(struct archive_item *it, const uint8_t **bundle, size_
 	if (!ret)
 		ret = rd_lv8(&rd, BUNDLE_DEST_MAX, &dest, &dlen);
 	if (!ret)
-		ret = rd_lv32(&rd, BUNDLE_ENC_MAX, bundle, blen);
+		ret = rd_lv32(&rd, legacy ? BUNDLE_ENC_MAX : ARCHIVE_BSEALED_MAX, bundle, blen);
 	if (!ret)
 		ret = rd_lv32(&rd, ARCHIVE_SEALED_MAX, sealed, slen);
 	if (!ret)
 		ret = rd_end(&rd);
-	/* An erased stub has neither bundle nor content; a live item has both. */
-	if (!ret && (it->flags & ~ARCHIVE_F_ERASED || it->seq == 0))
+	/* An erased stub has neither bundle nor content; a live item has both.
+	 * A version 2 item is shredded exactly when erased; version 1 never. */
+	if (!ret && (it->seq == 0 ||
+		     (legacy ? it->flags & ~ARCHIVE_F_ERASED
+			     : it->flags != 0 && it->flags != (ARCHIVE_F_ERASED | ARCHIVE_F_SHREDDED))))
 		ret = MU_E_FORMAT;
-	if (!ret &&
-	    (it->flags & ARCHIVE_F_ERASED ? *blen || *slen : !*blen || *slen < NONCE_BYTES + TAG_BYTES))
+	if (!ret && (it->flags & ARCHIVE_F_ERASED ? *blen || *slen
+						  : *blen < (legacy ? 1 : NONCE_BYTES + TAG_BYTES + 1) ||
+							*slen < NONCE_BYTES + TAG_BYTES))
 		ret = MU_E_FORMAT;
 	if (ret) {
 		memset(it, 0, sizeof(*it));
@@ -232,6 +508,7 @@ int archive_record_decode(struct archive_item *it, const uint8_t **bundle, size_
 		*blen = *slen = 0;
 		return ret;
 	}
+	it->version = version;
 	it->dest_len = (uint8_t)dlen;
 	memcpy(it->dest, dest, dlen);
 	return 0;
@@ -370,11 +647,42 @@ static int dbi_open(MDB_txn *t, const char *name, MDB_dbi *dbi)
 	return rc ? LMDB_FAIL(name, rc) : 0;
 }
 
+/* The keys environment beside dir (created 0700 on first use). An archive
+ * that had one refuses to open without it: opening would quietly make
+ * every item archived since unreadable. *had says whether it was there. */
+static int keys_dir_setup(struct archive *a, const char *dir, bool *had)
+{
+	size_t n = strlen(dir);
+	char *kfile = NULL;
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (asprintf(&a->kdir, "%.*s%s", (int)n, dir, ARCHIVE_KEYS_SUFFIX) < 0) {
+		a->kdir = NULL;
+		return -ENOMEM;
+	}
+	if (asprintf(&kfile, "%s/data.mdb", a->kdir) < 0)
+		return -ENOMEM;
+	*had = access(kfile, F_OK) == 0;
+	free(kfile);
+	if (mkdir(a->kdir, 0700) && errno != EEXIST) {
+		int ret = -errno;
+
+		log_err(SUB_STORE, "mkdir %s: %s", a->kdir, mu_strerror(ret));
+		return ret;
+	}
+	return 0;
+}
+
+static void shred_resume(struct archive *a);
+
 int archive_open(struct archive **out, const char *dir, const char *key_path, const char *keyfile,
 		 const struct mu_identity *signer, uint64_t map_bytes)
 {
 	struct archive *a = NULL;
 	MDB_txn *t = NULL;
+	uint64_t keyed = 0;
+	bool had_keys = false;
 	int rc, ret, dead = 0;
 
 	*out = NULL;
@@ -389,13 +697,19 @@ int archive_open(struct archive **out, const char *dir, const char *key_path, co
 	if (!a)
 		return -ENOMEM;
 	a->signer = signer;
+	a->kmap = (size_t)ARCHIVE_KEYS_MAP(map_bytes);
 	a->data_key = sodium_malloc(DATA_KEY_BYTES);
+	a->item_key = sodium_malloc(ITEM_KEY_BYTES);
 	a->rec = malloc(ARCHIVE_REC_MAX);
 	a->sealed = malloc(ARCHIVE_SEALED_MAX);
-	if (!a->data_key || !a->rec || !a->sealed) {
+	a->bsealed = malloc(ARCHIVE_BSEALED_MAX);
+	if (!a->data_key || !a->item_key || !a->rec || !a->sealed || !a->bsealed) {
 		ret = -ENOMEM;
 		goto out;
 	}
+	ret = keys_dir_setup(a, dir, &had_keys);
+	if (ret)
+		goto out;
 	rc = mdb_env_create(&a->env);
 	if (rc) {
 		a->env = NULL;
@@ -431,12 +745,27 @@ int archive_open(struct archive **out, const char *dir, const char *key_path, co
 		ret = data_key_setup(a, t, key_path, keyfile);
 	if (!ret)
 		ret = load_head(a, t);
+	if (!ret)
+		ret = meta_get(t, a->meta, "item_keys", &keyed);
+	if (!ret && keyed && !had_keys) {
+		log_err(SUB_STORE,
+			"archive keys environment %s is missing: restore it with the archive (without it "
+			"nothing archived since per-item keys can be read; docs/operations.md)",
+			a->kdir);
+		ret = MU_E_PASS;
+	}
+	if (!ret && !keyed)
+		ret = meta_set(t, a->meta, "item_keys", 1);
+	if (!ret)
+		ret = keys_env_open(a);
 	if (!ret) {
 		rc = mdb_txn_commit(t);
 		t = NULL;
 		if (rc)
 			ret = LMDB_FAIL("txn commit", rc);
 	}
+	if (!ret)
+		shred_resume(a);
 out:
 	if (t)
 		mdb_txn_abort(t);
@@ -453,11 +782,16 @@ void archive_close(struct archive *a)
 	if (!a)
 		return;
 	archive_abort(a);
+	if (a->kenv)
+		mdb_env_close(a->kenv);
 	if (a->env)
 		mdb_env_close(a->env);
 	sodium_free(a->data_key);
+	sodium_free(a->item_key);
 	free(a->rec);
 	free(a->sealed);
+	free(a->bsealed);
+	free(a->kdir);
 	free(a);
 }
 
@@ -474,29 +808,60 @@ int archive_begin(struct archive *a)
 		a->txn = NULL;
 		return LMDB_FAIL("batch begin", rc);
 	}
+	rc = a->kenv ? mdb_txn_begin(a->kenv, NULL, 0, &a->ktxn) : MDB_PANIC;
+	if (rc) {
+		a->ktxn = NULL;
+		mdb_txn_abort(a->txn);
+		a->txn = NULL;
+		return LMDB_FAIL("keys batch begin", rc);
+	}
+	a->owe_shred = false;
 	a->batch_seq = a->head_seq;
 	memcpy(a->batch_hash, a->head_hash, AUDIT_HASH_BYTES);
 	return 0;
 }
 
+static int shred_finish(struct archive *a);
+
+/* Keys first (see the top of this file), then the archive, then the
+ * compaction the batch's erasures owe. */
 int archive_commit(struct archive *a)
 {
-	int rc;
+	int rc, stage = a->crash_stage;
 
 	if (!a->txn)
 		return 0;
+	a->crash_stage = 0;
+	rc = mdb_txn_commit(a->ktxn);
+	a->ktxn = NULL;
+	if (rc) {
+		archive_abort(a);
+		return LMDB_FAIL("keys batch commit", rc);
+	}
+	if (stage == 1) {
+		archive_abort(a);
+		return MU_E_STORE;
+	}
 	rc = mdb_txn_commit(a->txn);
 	a->txn = NULL;
 	if (rc) {
+		a->owe_shred = false; /* the pending ids stay for the next open */
 		a->head_seq = a->batch_seq;
 		memcpy(a->head_hash, a->batch_hash, AUDIT_HASH_BYTES);
 		return LMDB_FAIL("batch commit", rc);
 	}
+	if (a->owe_shred && stage != 2)
+		(void)shred_finish(a); /* the erasure stands; a failure is logged and retried at open */
+	a->owe_shred = false;
 	return 0;
 }
 
 void archive_abort(struct archive *a)
 {
+	if (a->ktxn)
+		mdb_txn_abort(a->ktxn);
+	a->ktxn = NULL;
+	a->owe_shred = false;
 	if (!a->txn)
 		return;
 	mdb_txn_abort(a->txn);
@@ -598,9 +963,10 @@ static int put_item(struct archive *a, const uint8_t *enc, size_t len, const uin
 	struct archive_item it = {0};
 	struct audit_entry e;
 	struct bundle b;
-	MDB_txn *t = NULL;
+	MDB_txn *t = NULL, *kt = NULL;
 	MDB_val k, d;
 	size_t reclen = 0;
+	bool key_committed = false;
 	int rc, ret;
 
 	if (bundle_decode(&b, enc, len))
@@ -633,9 +999,18 @@ static int put_item(struct archive *a, const uint8_t *enc, size_t len, const uin
 				ret = rc == MDB_KEYEXIST ? MU_E_EXISTS : LMDB_FAIL("chunk put", rc);
 		}
 	}
-	if (ret)
+	if (!ret && !a->legacy)
+		ret = kwbegin(a, &kt);
+	if (!ret && kt)
+		ret = key_new(a, kt, b.id);
+	if (ret) {
+		if (kt)
+			mdb_txn_abort(kt);
+		sodium_memzero(a->item_key, ITEM_KEY_BYTES);
 		return wend(a, t, ret, old_seq, old_hash);
+	}
 
+	it.version = a->legacy ? ARCHIVE_VERSION_LEGACY : ARCHIVE_VERSION;
 	memcpy(it.id, b.id, BUNDLE_ID_BYTES);
 	it.seq = a->head_seq + 1;
 	it.archived = now;
@@ -647,18 +1022,38 @@ static int put_item(struct archive *a, const uint8_t *enc, size_t len, const uin
 	it.dest_type = b.dest_type;
 	it.dest_len = b.dest_len;
 	memcpy(it.dest, b.dest, b.dest_len);
-	randombytes_buf(nonce, sizeof(nonce));
-	memcpy(a->sealed, nonce, sizeof(nonce));
-	crypto_aead_xchacha20poly1305_ietf_encrypt(a->sealed + NONCE_BYTES, &slen, content, clen, b.id,
-						   BUNDLE_ID_BYTES, NULL, nonce, a->data_key);
-	ret = put_record(a, t, &it, enc, len, a->sealed, NONCE_BYTES + (size_t)slen, digest, &reclen);
+	if (kt) {
+		/* Both under the item key: the bundle's envelope is as readable
+		 * as the content to whoever holds the archive user key. */
+		seal_under(a->bsealed, enc, len, b.id, AD_BUNDLE, a->item_key);
+		seal_under(a->sealed, content, clen, b.id, AD_CONTENT, a->item_key);
+		sodium_memzero(a->item_key, ITEM_KEY_BYTES);
+		ret = put_record(a, t, &it, a->bsealed, NONCE_BYTES + len + TAG_BYTES, a->sealed,
+				 NONCE_BYTES + clen + TAG_BYTES, digest, &reclen);
+	} else {
+		randombytes_buf(nonce, sizeof(nonce));
+		memcpy(a->sealed, nonce, sizeof(nonce));
+		crypto_aead_xchacha20poly1305_ietf_encrypt(a->sealed + NONCE_BYTES, &slen, content, clen,
+							   b.id, BUNDLE_ID_BYTES, NULL, nonce, a->data_key);
+		ret = put_record(a, t, &it, enc, len, a->sealed, NONCE_BYTES + (size_t)slen, digest, &reclen);
+	}
 	if (!ret)
 		ret = audit_append(a, t, AUDIT_ARCHIVED, b.id, digest, now, &e);
 	if (!ret)
 		ret = meta_add(t, a->meta, "items", 1);
 	if (!ret)
 		ret = meta_add(t, a->meta, "bytes", (int64_t)reclen);
-	return wend(a, t, ret, old_seq, old_hash);
+	/* The key commits first: a record never exists without its key. */
+	if (!ret && kt) {
+		ret = kcommit(kt);
+		key_committed = !ret && !a->ktxn;
+	} else if (kt) {
+		mdb_txn_abort(kt);
+	}
+	ret = wend(a, t, ret, old_seq, old_hash);
+	if (ret && key_committed)
+		key_forget(a, b.id);
+	return ret;
 }
 
 /* Reads and decodes id's record in t; pointers into the map. */
@@ -687,9 +1082,9 @@ int archive_get(struct archive *a, const uint8_t id[static BUNDLE_ID_BYTES], str
 {
 	struct archive_item it;
 	const uint8_t *bundle, *sealed;
-	size_t blen, slen;
-	unsigned long long mlen = 0;
-	MDB_txn *t = NULL;
+	size_t blen, slen, n = 0;
+	MDB_txn *t = NULL, *kt = NULL;
+	bool keyed;
 	int ret = rbegin(a, &t);
 
 	if (clen)
@@ -699,31 +1094,42 @@ int archive_get(struct archive *a, const uint8_t id[static BUNDLE_ID_BYTES], str
 	if (ret)
 		return ret;
 	ret = get_record(a, t, id, &it, &bundle, &blen, &sealed, &slen, NULL);
-	if (!ret && enc) {
-		if (blen > ecap)
-			ret = MU_E_TOOBIG;
-		else if (blen)
-			memcpy(enc, bundle, blen);
+	keyed = !ret && it.version == ARCHIVE_VERSION && !(it.flags & ARCHIVE_F_ERASED);
+	if (keyed && (content || enc)) {
+		ret = krbegin(a, &kt);
 		if (!ret)
-			*elen = blen;
+			ret = key_get(a, kt, id);
+		krend(a, kt);
+		if (ret == MU_E_PASS)
+			log_debug(SUB_STORE, "archive: an item's key is gone (crypto-shredded)");
+	}
+	if (!ret && enc && blen) {
+		if (keyed)
+			ret = open_under(enc, ecap, &n, bundle, blen, id, AD_BUNDLE, a->item_key);
+		else if (blen > ecap)
+			ret = MU_E_TOOBIG;
+		else
+			memcpy(enc, bundle, n = blen);
+		if (!ret)
+			*elen = n;
 	}
 	if (!ret && content && slen) {
-		if (slen - NONCE_BYTES - TAG_BYTES > ccap)
-			ret = MU_E_TOOBIG;
-		else if (crypto_aead_xchacha20poly1305_ietf_decrypt(content, &mlen, NULL,
-								    sealed + NONCE_BYTES, slen - NONCE_BYTES,
-								    id, BUNDLE_ID_BYTES, sealed, a->data_key))
-			ret = MU_E_SIG;
-		else
-			*clen = (size_t)mlen;
+		ret = keyed ? open_under(content, ccap, &n, sealed, slen, id, AD_CONTENT, a->item_key)
+			    : open_under(content, ccap, &n, sealed, slen, id, 0, a->data_key);
+		if (!ret)
+			*clen = n;
 	}
+	sodium_memzero(a->item_key, ITEM_KEY_BYTES);
 	if (!ret && item)
 		*item = it;
 	rend(a, t);
 	return ret;
 }
 
-int archive_erase(struct archive *a, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t now)
+/* One erasure in its own (or the batch's child) transactions; the key's
+ * destruction commits before the stub and its entry. */
+static int erase_one(struct archive *a, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t now,
+		     bool *shredded)
 {
 	uint64_t old_seq = a->head_seq;
 	uint8_t old_hash[AUDIT_HASH_BYTES], digest[AUDIT_HASH_BYTES];
@@ -731,9 +1137,10 @@ int archive_erase(struct archive *a, const uint8_t id[static BUNDLE_ID_BYTES], u
 	struct audit_entry e;
 	const uint8_t *bundle, *sealed;
 	size_t blen, slen, oldlen = 0, reclen = 0;
-	MDB_txn *t = NULL;
+	MDB_txn *t = NULL, *kt = NULL;
 	int ret;
 
+	*shredded = false;
 	memcpy(old_hash, a->head_hash, AUDIT_HASH_BYTES);
 	ret = a->broken ? MU_E_MISMATCH : wbegin(a, &t);
 	if (ret)
@@ -741,6 +1148,13 @@ int archive_erase(struct archive *a, const uint8_t id[static BUNDLE_ID_BYTES], u
 	ret = get_record(a, t, id, &it, &bundle, &blen, &sealed, &slen, &oldlen);
 	if (!ret && it.flags & ARCHIVE_F_ERASED)
 		ret = MU_E_EXISTS;
+	if (!ret && it.version == ARCHIVE_VERSION) {
+		ret = kwbegin(a, &kt);
+		if (!ret)
+			ret = key_destroy(a, kt, id);
+		if (!ret)
+			it.flags |= ARCHIVE_F_SHREDDED; /* so the entry's digest records it */
+	}
 	if (!ret) {
 		it.flags |= ARCHIVE_F_ERASED;
 		it.seq = a->head_seq + 1;
@@ -750,9 +1164,144 @@ int archive_erase(struct archive *a, const uint8_t id[static BUNDLE_ID_BYTES], u
 		ret = audit_append(a, t, AUDIT_ERASED, id, digest, now, &e);
 	if (!ret)
 		ret = meta_add(t, a->meta, "erased", 1);
+	if (!ret && kt)
+		ret = meta_add(t, a->meta, "shredded", 1);
 	if (!ret)
 		ret = meta_add(t, a->meta, "bytes", (int64_t)reclen - (int64_t)oldlen);
-	return wend(a, t, ret, old_seq, old_hash);
+	if (!ret && kt) {
+		ret = kcommit(kt);
+		if (!ret)
+			a->owe_shred = *shredded = true;
+	} else if (kt) {
+		mdb_txn_abort(kt);
+	}
+	ret = wend(a, t, ret, old_seq, old_hash);
+	if (ret)
+		*shredded = false;
+	return ret;
+}
+
+int archive_erase_ex(struct archive *a, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t now,
+		     bool *shredded)
+{
+	bool sh = false;
+	int ret = erase_one(a, id, now, &sh);
+
+	if (shredded)
+		*shredded = sh;
+	/* Outside a batch the erasure has committed: compact now. */
+	if (!a->txn && a->owe_shred) {
+		a->owe_shred = false;
+		if (a->crash_stage == 2)
+			a->crash_stage = 0;
+		else
+			(void)shred_finish(a);
+	}
+	return ret;
+}
+
+int archive_erase(struct archive *a, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t now)
+{
+	return archive_erase_ex(a, id, now, NULL);
+}
+
+/* After the erasures committed: the keys file compacted (so the destroyed
+ * keys' freed pages are gone), then the pending ids whose stubs are in the
+ * archive dropped. A crash between leaves them for the next open, which
+ * compacts again. */
+static int shred_finish(struct archive *a)
+{
+	MDB_txn *t = NULL, *kt = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, d;
+	struct archive_item it;
+	const uint8_t *bundle, *sealed;
+	size_t blen, slen;
+	int rc, ret = keys_compact(a);
+
+	if (!ret)
+		ret = rbegin(a, &t);
+	if (!ret)
+		ret = kwbegin(a, &kt);
+	if (!ret && (rc = mdb_cursor_open(kt, a->pending, &cur)))
+		ret = LMDB_FAIL("cursor open", rc);
+	for (rc = ret ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &d, MDB_FIRST); !rc && !ret;
+	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		if (k.mv_size != BUNDLE_ID_BYTES)
+			continue;
+		int got = get_record(a, t, k.mv_data, &it, &bundle, &blen, &sealed, &slen, NULL);
+
+		if (got == MU_E_NOTFOUND || (!got && it.flags & ARCHIVE_F_ERASED))
+			rc = mdb_cursor_del(cur, 0);
+		if (rc)
+			ret = LMDB_FAIL("pending del", rc);
+	}
+	if (!ret && rc != MDB_NOTFOUND)
+		ret = LMDB_FAIL("cursor next", rc);
+	mdb_cursor_close(cur);
+	if (kt)
+		ret = ret ? (mdb_txn_abort(kt), ret) : kcommit(kt);
+	rend(a, t);
+	if (ret)
+		log_err(SUB_STORE,
+			"archive: erased items' keys destroyed but shredding not finished (%s); "
+			"the next start finishes it",
+			mu_strerror(ret));
+	return ret;
+}
+
+/* At open: ids left pending by a crash. Items still live had their keys
+ * destroyed by an erasure whose archive side never committed; it is
+ * completed now (stub, 'erased' entry) as the confirmed erasure it was. */
+static void shred_resume(struct archive *a)
+{
+	uint8_t(*ids)[BUNDLE_ID_BYTES] = NULL;
+	size_t n = 0, cap = 0, live = 0;
+	MDB_txn *kt = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, d;
+	struct timespec ts;
+	bool sh;
+	int rc, ret = krbegin(a, &kt);
+
+	if (ret)
+		return;
+	rc = mdb_cursor_open(kt, a->pending, &cur);
+	for (rc = rc ? rc : mdb_cursor_get(cur, &k, &d, MDB_FIRST); !rc;
+	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		if (k.mv_size != BUNDLE_ID_BYTES)
+			continue;
+		if (n == cap) {
+			void *p = realloc(ids, (cap = cap ? 2 * cap : 16) * sizeof(*ids));
+
+			if (!p)
+				break;
+			ids = p;
+		}
+		memcpy(ids[n++], k.mv_data, BUNDLE_ID_BYTES);
+	}
+	mdb_cursor_close(cur);
+	krend(a, kt);
+	if (!n) {
+		free(ids);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (!a->broken && !archive_begin(a)) {
+		for (size_t i = 0; i < n; i++)
+			if (!erase_one(a, ids[i], (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000,
+				       &sh))
+				live++;
+		if (live)
+			log_warn(SUB_STORE, "archive: completing an erasure a crash interrupted (%zu items)",
+				 live);
+		a->owe_shred = true; /* compact even if none was live */
+		if (archive_commit(a))
+			log_err(SUB_STORE, "archive: could not complete an interrupted erasure");
+	} else {
+		(void)shred_finish(a);
+	}
+	free(ids);
 }
 
 int archive_audit_note(struct archive *a, uint8_t event, const uint8_t digest[static AUDIT_HASH_BYTES],
@@ -898,9 +1447,13 @@ int archive_stat(struct archive *a, struct archive_stat *st)
 	if (!ret)
 		ret = meta_get(t, a->meta, "erased", &st->erased);
 	if (!ret)
+		ret = meta_get(t, a->meta, "shredded", &st->shredded);
+	if (!ret)
 		ret = meta_get(t, a->meta, "bytes", &st->bytes);
 	if (!ret)
 		ret = meta_get(t, a->meta, "receipted", &st->receipted);
+	if (!ret)
+		ret = meta_get(t, a->meta, "cursor", &st->receipt_cursor);
 	rend(a, t);
 	st->last_seq = a->head_seq;
 	memcpy(st->head, a->head_hash, AUDIT_HASH_BYTES);
@@ -1127,4 +1680,34 @@ int archive_test_raw_put(struct archive *a, const char *db, const void *key, siz
 int archive_test_raw_del(struct archive *a, const char *db, const void *key, size_t klen)
 {
 	return raw_write(a, db, key, klen, NULL, 0, true);
+}
+
+int archive_test_key_record(struct archive *a, const uint8_t id[static BUNDLE_ID_BYTES],
+			    uint8_t out[static ARCHIVE_KEYREC_BYTES])
+{
+	MDB_val k = val(id, BUNDLE_ID_BYTES), d;
+	MDB_txn *kt = NULL;
+	int rc, ret = krbegin(a, &kt);
+
+	if (ret)
+		return ret;
+	rc = mdb_get(kt, a->keys, &k, &d);
+	if (rc)
+		ret = rc == MDB_NOTFOUND ? MU_E_NOTFOUND : MU_E_STORE;
+	else if (d.mv_size != KEYREC_BYTES)
+		ret = MU_E_FORMAT;
+	else
+		memcpy(out, d.mv_data, KEYREC_BYTES);
+	krend(a, kt);
+	return ret;
+}
+
+void archive_test_set_legacy(struct archive *a, bool on)
+{
+	a->legacy = on;
+}
+
+void archive_test_crash_commit(struct archive *a, int stage)
+{
+	a->crash_stage = stage;
 }

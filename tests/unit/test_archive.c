@@ -133,7 +133,7 @@ static void test_erase(void)
 	fixture_put(&f, 2, other);
 	CHECK_OK(archive_erase(f.a, id, 77));
 	CHECK_OK(archive_get(f.a, id, &it, content, sizeof(content), &clen, enc, sizeof(enc), &elen));
-	CHECK(clen == 0 && elen == 0 && it.flags == ARCHIVE_F_ERASED && it.seq == 3);
+	CHECK(clen == 0 && elen == 0 && it.flags == (ARCHIVE_F_ERASED | ARCHIVE_F_SHREDDED) && it.seq == 3);
 	/* The stub keeps who and when. */
 	CHECK(!memcmp(it.sender, identity_sign_pk(f.sender), 32) && it.created == 1700000000001ull);
 	CHECK_RET(archive_erase(f.a, id, 78), MU_E_EXISTS);
