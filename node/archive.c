@@ -25,6 +25,7 @@
 
 #include "../crypto/keystore.h"
 #include "archive.h"
+#include "archive_int.h"
 #include "err.h"
 #include "log.h"
 #include "wire.h"
@@ -33,26 +34,21 @@
 #define SEALED_KEY_BYTES (DATA_KEY_BYTES + MU_SEAL_OVERHEAD)
 #define NONCE_BYTES      24
 #define TAG_BYTES        16
-#define ITEM_KEY_BYTES   32
-#define KEYREC_BYTES     (NONCE_BYTES + ITEM_KEY_BYTES + TAG_BYTES)
+#define ITEM_KEY_BYTES   ARCHIVE_ITEM_KEY_BYTES
 #define AD_BUNDLE        1 /* associated data: id || role */
 #define AD_CONTENT       2
-_Static_assert(KEYREC_BYTES == ARCHIVE_KEYREC_BYTES, "key record size");
+_Static_assert(DATA_KEY_BYTES == ARCHIVE_DATA_KEY_BYTES, "data key size");
 
 static const char record_tag[] = "muster/archive-record/1:";
 
 struct archive {
 	MDB_env *env;
 	MDB_dbi items, audit, meta;
-	MDB_dbi chunks;  /* manifest id || index u32 -> chunk item id (derived, see archive_put_chunk) */
-	MDB_txn *txn;    /* the open batch, or NULL */
-	MDB_txn *rtxn;   /* the read transaction of a scan in progress, or NULL */
-	MDB_env *kenv;   /* the keys environment; NULL if a reopen failed */
-	MDB_dbi keys;    /* item id -> key record */
-	MDB_dbi pending; /* item id -> "" : key destroyed, compaction or stub owed */
-	MDB_txn *ktxn;   /* the batch's keys transaction, or NULL */
-	char *kdir;
-	size_t kmap;
+	MDB_dbi chunks; /* manifest id || index u32 -> chunk item id (derived, see archive_put_chunk) */
+	MDB_txn *txn;   /* the open batch, or NULL */
+	MDB_txn *rtxn;  /* the read transaction of a scan in progress, or NULL */
+	/* the keys environment (archive_keys.c) */
+	struct archive_keys *keys;
 	bool owe_shred;  /* the batch destroyed a key: compact after commit */
 	bool legacy;     /* test: write version 1 records */
 	int crash_stage; /* test: archive_test_crash_commit */
@@ -69,13 +65,12 @@ struct archive {
 	uint8_t batch_hash[AUDIT_HASH_BYTES];
 };
 
-static int lmdb_fail(const char *func, const char *what, int rc)
+int archive_lmdb_fail(const char *func, const char *what, int rc)
 {
 	log_msg(rc == MDB_MAP_FULL ? LOG_WARN : LOG_ERR, SUB_STORE, func, "archive %s: %s", what,
 		mdb_strerror(rc));
 	return rc == MDB_MAP_FULL ? MU_E_QUOTA : MU_E_STORE;
 }
-#define LMDB_FAIL(what, rc) lmdb_fail(__func__, what, rc)
 
 static MDB_val val(const void *p, size_t n)
 {
@@ -194,156 +189,7 @@ static int meta_add(MDB_txn *t, MDB_dbi dbi, const char *name, int64_t delta)
 	return ret ? ret : meta_set(t, dbi, name, v + (uint64_t)delta);
 }
 
-/* ---- the keys environment ---- */
-
-static int keys_env_open(struct archive *a)
-{
-	MDB_txn *t = NULL;
-	int dead = 0, rc = mdb_env_create(&a->kenv);
-
-	if (rc) {
-		a->kenv = NULL;
-		return LMDB_FAIL("keys env create", rc);
-	}
-	rc = mdb_env_set_maxdbs(a->kenv, 2);
-	if (!rc)
-		rc = mdb_env_set_mapsize(a->kenv, a->kmap);
-	if (!rc)
-		rc = mdb_env_open(a->kenv, a->kdir, 0, 0600);
-	if (!rc)
-		rc = mdb_reader_check(a->kenv, &dead);
-	if (!rc)
-		rc = mdb_txn_begin(a->kenv, NULL, 0, &t);
-	if (!rc)
-		rc = mdb_dbi_open(t, "keys", MDB_CREATE, &a->keys);
-	if (!rc)
-		rc = mdb_dbi_open(t, "pending", MDB_CREATE, &a->pending);
-	if (!rc) {
-		rc = mdb_txn_commit(t);
-		t = NULL;
-	}
-	if (t)
-		mdb_txn_abort(t);
-	if (rc) {
-		log_err(SUB_STORE, "archive keys %s: %s", a->kdir, mdb_strerror(rc));
-		mdb_env_close(a->kenv);
-		a->kenv = NULL;
-		return rc > 0 ? -rc : MU_E_STORE;
-	}
-	return 0;
-}
-
-/* A keys write: a child of the batch's keys transaction, or its own. */
-static int kwbegin(struct archive *a, MDB_txn **t)
-{
-	int rc;
-
-	*t = NULL;
-	if (!a->kenv)
-		return MU_E_STORE;
-	rc = mdb_txn_begin(a->kenv, a->ktxn, 0, t);
-	if (rc) {
-		*t = NULL;
-		return LMDB_FAIL("keys write begin", rc);
-	}
-	return 0;
-}
-
-static int kcommit(MDB_txn *t)
-{
-	int rc = mdb_txn_commit(t);
-
-	return rc ? LMDB_FAIL("keys commit", rc) : 0;
-}
-
-/* A keys read: the batch's keys transaction (LMDB allows one per thread
- * and environment), else a read-only one. Always short: nothing holds a
- * keys read open across calls, which the compaction relies on. */
-static int krbegin(struct archive *a, MDB_txn **t)
-{
-	int rc;
-
-	if (a->ktxn) {
-		*t = a->ktxn;
-		return 0;
-	}
-	*t = NULL;
-	if (!a->kenv)
-		return MU_E_STORE;
-	rc = mdb_txn_begin(a->kenv, NULL, MDB_RDONLY, t);
-	if (rc) {
-		*t = NULL;
-		return LMDB_FAIL("keys read begin", rc);
-	}
-	return 0;
-}
-
-static void krend(struct archive *a, MDB_txn *t)
-{
-	if (t && t != a->ktxn)
-		mdb_txn_abort(t);
-}
-
-/* A fresh random key for id into a->item_key, stored sealed under the data
- * key. An existing record is a key left by a put that did not commit. */
-static int key_new(struct archive *a, MDB_txn *kt, const uint8_t id[static BUNDLE_ID_BYTES])
-{
-	uint8_t rec[KEYREC_BYTES];
-	MDB_val k = val(id, BUNDLE_ID_BYTES), d = val(rec, sizeof(rec));
-	int rc;
-
-	randombytes_buf(a->item_key, ITEM_KEY_BYTES);
-	randombytes_buf(rec, NONCE_BYTES);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(rec + NONCE_BYTES, NULL, a->item_key, ITEM_KEY_BYTES, id,
-						   BUNDLE_ID_BYTES, NULL, rec, a->data_key);
-	rc = mdb_put(kt, a->keys, &k, &d, 0);
-	return rc ? LMDB_FAIL("key put", rc) : 0;
-}
-
-/* id's key into a->item_key: MU_E_PASS when it is gone (shredded) or does
- * not open under this archive's data key. */
-static int key_get(struct archive *a, MDB_txn *kt, const uint8_t id[static BUNDLE_ID_BYTES])
-{
-	MDB_val k = val(id, BUNDLE_ID_BYTES), d;
-	int rc = mdb_get(kt, a->keys, &k, &d);
-
-	if (rc == MDB_NOTFOUND)
-		return MU_E_PASS;
-	if (rc)
-		return LMDB_FAIL("key get", rc);
-	if (d.mv_size != KEYREC_BYTES)
-		return MU_E_FORMAT;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-		a->item_key, NULL, NULL, (const uint8_t *)d.mv_data + NONCE_BYTES, KEYREC_BYTES - NONCE_BYTES,
-		id, BUNDLE_ID_BYTES, d.mv_data, a->data_key))
-		return MU_E_PASS;
-	return 0;
-}
-
-/* Destroys id's key (already gone is fine: an erasure being completed) and
- * lists id as pending until its stub is committed and the file compacted. */
-static int key_destroy(struct archive *a, MDB_txn *kt, const uint8_t id[static BUNDLE_ID_BYTES])
-{
-	MDB_val k = val(id, BUNDLE_ID_BYTES), d = val("", 0);
-	int rc = mdb_del(kt, a->keys, &k, NULL);
-
-	if (rc && rc != MDB_NOTFOUND)
-		return LMDB_FAIL("key del", rc);
-	rc = mdb_put(kt, a->pending, &k, &d, 0);
-	return rc ? LMDB_FAIL("pending put", rc) : 0;
-}
-
-/* Best effort, after a put whose key committed but whose record did not. */
-static void key_forget(struct archive *a, const uint8_t id[static BUNDLE_ID_BYTES])
-{
-	MDB_val k = val(id, BUNDLE_ID_BYTES);
-	MDB_txn *kt = NULL;
-
-	if (kwbegin(a, &kt))
-		return;
-	if (mdb_del(kt, a->keys, &k, NULL) || mdb_txn_commit(kt))
-		mdb_txn_abort(kt);
-}
+/* ---- sealing under the item or data key ---- */
 
 static void seal_under(uint8_t *out, const uint8_t *m, size_t mlen, const uint8_t id[static BUNDLE_ID_BYTES],
 		       uint8_t role, const uint8_t *key)
@@ -375,65 +221,6 @@ static int open_under(uint8_t *out, size_t cap, size_t *olen, const uint8_t *sea
 		return MU_E_SIG;
 	*olen = (size_t)mlen;
 	return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd))
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-/* Rewrites the keys environment without its free pages, which still hold
- * the bytes of destroyed keys (LMDB copies on write and never clears a
- * freed page): a compacted copy beside it, synced, renamed over data.mdb,
- * and the environment reopened on the new file. Needs no keys transaction
- * open, which holds in one thread between calls (krbegin). */
-static int keys_compact(struct archive *a)
-{
-	char path[4096], tmp[4096];
-	int fd, rc, ret = 0, ret2;
-
-	if (!a->kenv || a->ktxn)
-		return a->kenv ? -EBUSY : MU_E_STORE;
-	if (snprintf(path, sizeof(path), "%s/data.mdb", a->kdir) >= (int)sizeof(path) ||
-	    snprintf(tmp, sizeof(tmp), "%s/data.mdb.compact", a->kdir) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	(void)unlink(tmp); /* left by a crash during an earlier compaction */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = -errno;
-		log_err(SUB_STORE, "archive keys compaction %s: %s", tmp, mu_strerror(ret));
-		return ret;
-	}
-	rc = mdb_env_copyfd2(a->kenv, fd, MDB_CP_COMPACT);
-	if (rc)
-		ret = LMDB_FAIL("keys compact", rc);
-	if (!ret && fsync(fd))
-		ret = -errno;
-	if (close(fd) && !ret)
-		ret = -errno;
-	if (ret) {
-		(void)unlink(tmp);
-		return ret;
-	}
-	mdb_env_close(a->kenv);
-	a->kenv = NULL;
-	if (rename(tmp, path)) {
-		ret = -errno;
-		(void)unlink(tmp);
-	}
-	if (!ret)
-		ret = fsync_dir(a->kdir);
-	if (ret)
-		log_err(SUB_STORE, "archive keys compaction %s: %s", path, mu_strerror(ret));
-	ret2 = keys_env_open(a);
-	return ret ? ret : ret2;
 }
 
 /* ---- records ---- */
@@ -647,33 +434,6 @@ static int dbi_open(MDB_txn *t, const char *name, MDB_dbi *dbi)
 	return rc ? LMDB_FAIL(name, rc) : 0;
 }
 
-/* The keys environment beside dir (created 0700 on first use). An archive
- * that had one refuses to open without it: opening would quietly make
- * every item archived since unreadable. *had says whether it was there. */
-static int keys_dir_setup(struct archive *a, const char *dir, bool *had)
-{
-	size_t n = strlen(dir);
-	char *kfile = NULL;
-
-	while (n > 1 && dir[n - 1] == '/')
-		n--;
-	if (asprintf(&a->kdir, "%.*s%s", (int)n, dir, ARCHIVE_KEYS_SUFFIX) < 0) {
-		a->kdir = NULL;
-		return -ENOMEM;
-	}
-	if (asprintf(&kfile, "%s/data.mdb", a->kdir) < 0)
-		return -ENOMEM;
-	*had = access(kfile, F_OK) == 0;
-	free(kfile);
-	if (mkdir(a->kdir, 0700) && errno != EEXIST) {
-		int ret = -errno;
-
-		log_err(SUB_STORE, "mkdir %s: %s", a->kdir, mu_strerror(ret));
-		return ret;
-	}
-	return 0;
-}
-
 static void shred_resume(struct archive *a);
 
 int archive_open(struct archive **out, const char *dir, const char *key_path, const char *keyfile,
@@ -697,7 +457,6 @@ int archive_open(struct archive **out, const char *dir, const char *key_path, co
 	if (!a)
 		return -ENOMEM;
 	a->signer = signer;
-	a->kmap = (size_t)ARCHIVE_KEYS_MAP(map_bytes);
 	a->data_key = sodium_malloc(DATA_KEY_BYTES);
 	a->item_key = sodium_malloc(ITEM_KEY_BYTES);
 	a->rec = malloc(ARCHIVE_REC_MAX);
@@ -707,7 +466,10 @@ int archive_open(struct archive **out, const char *dir, const char *key_path, co
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = keys_dir_setup(a, dir, &had_keys);
+	/* Before anything creates it: an archive that had a keys environment
+	 * refuses to open without one (below), which would otherwise quietly
+	 * make every item archived since unreadable. */
+	ret = archive_keys_setup(&a->keys, dir, (size_t)ARCHIVE_KEYS_MAP(map_bytes), &had_keys);
 	if (ret)
 		goto out;
 	rc = mdb_env_create(&a->env);
@@ -751,13 +513,13 @@ int archive_open(struct archive **out, const char *dir, const char *key_path, co
 		log_err(SUB_STORE,
 			"archive keys environment %s is missing: restore it with the archive (without it "
 			"nothing archived since per-item keys can be read; docs/operations.md)",
-			a->kdir);
+			archive_keys_dir(a->keys));
 		ret = MU_E_PASS;
 	}
 	if (!ret && !keyed)
 		ret = meta_set(t, a->meta, "item_keys", 1);
 	if (!ret)
-		ret = keys_env_open(a);
+		ret = archive_keys_open_env(a->keys);
 	if (!ret) {
 		rc = mdb_txn_commit(t);
 		t = NULL;
@@ -782,8 +544,7 @@ void archive_close(struct archive *a)
 	if (!a)
 		return;
 	archive_abort(a);
-	if (a->kenv)
-		mdb_env_close(a->kenv);
+	archive_keys_free(a->keys);
 	if (a->env)
 		mdb_env_close(a->env);
 	sodium_free(a->data_key);
@@ -791,7 +552,6 @@ void archive_close(struct archive *a)
 	free(a->rec);
 	free(a->sealed);
 	free(a->bsealed);
-	free(a->kdir);
 	free(a);
 }
 
@@ -799,7 +559,7 @@ void archive_close(struct archive *a)
 
 int archive_begin(struct archive *a)
 {
-	int rc;
+	int rc, ret;
 
 	if (a->txn)
 		return -EBUSY;
@@ -808,12 +568,11 @@ int archive_begin(struct archive *a)
 		a->txn = NULL;
 		return LMDB_FAIL("batch begin", rc);
 	}
-	rc = a->kenv ? mdb_txn_begin(a->kenv, NULL, 0, &a->ktxn) : MDB_PANIC;
-	if (rc) {
-		a->ktxn = NULL;
+	ret = archive_keys_batch_begin(a->keys);
+	if (ret) {
 		mdb_txn_abort(a->txn);
 		a->txn = NULL;
-		return LMDB_FAIL("keys batch begin", rc);
+		return ret;
 	}
 	a->owe_shred = false;
 	a->batch_seq = a->head_seq;
@@ -827,16 +586,15 @@ static int shred_finish(struct archive *a);
  * compaction the batch's erasures owe. */
 int archive_commit(struct archive *a)
 {
-	int rc, stage = a->crash_stage;
+	int rc, ret, stage = a->crash_stage;
 
 	if (!a->txn)
 		return 0;
 	a->crash_stage = 0;
-	rc = mdb_txn_commit(a->ktxn);
-	a->ktxn = NULL;
-	if (rc) {
+	ret = archive_keys_batch_commit(a->keys);
+	if (ret) {
 		archive_abort(a);
-		return LMDB_FAIL("keys batch commit", rc);
+		return ret;
 	}
 	if (stage == 1) {
 		archive_abort(a);
@@ -858,9 +616,7 @@ int archive_commit(struct archive *a)
 
 void archive_abort(struct archive *a)
 {
-	if (a->ktxn)
-		mdb_txn_abort(a->ktxn);
-	a->ktxn = NULL;
+	archive_keys_batch_abort(a->keys);
 	a->owe_shred = false;
 	if (!a->txn)
 		return;
@@ -1000,9 +756,9 @@ static int put_item(struct archive *a, const uint8_t *enc, size_t len, const uin
 		}
 	}
 	if (!ret && !a->legacy)
-		ret = kwbegin(a, &kt);
+		ret = archive_keys_wbegin(a->keys, &kt);
 	if (!ret && kt)
-		ret = key_new(a, kt, b.id);
+		ret = archive_keys_new(a->keys, kt, a->data_key, b.id, a->item_key);
 	if (ret) {
 		if (kt)
 			mdb_txn_abort(kt);
@@ -1045,14 +801,14 @@ static int put_item(struct archive *a, const uint8_t *enc, size_t len, const uin
 		ret = meta_add(t, a->meta, "bytes", (int64_t)reclen);
 	/* The key commits first: a record never exists without its key. */
 	if (!ret && kt) {
-		ret = kcommit(kt);
-		key_committed = !ret && !a->ktxn;
+		ret = archive_keys_commit(kt);
+		key_committed = !ret && !a->txn; /* in a batch it commits with the batch */
 	} else if (kt) {
 		mdb_txn_abort(kt);
 	}
 	ret = wend(a, t, ret, old_seq, old_hash);
 	if (ret && key_committed)
-		key_forget(a, b.id);
+		archive_keys_forget(a->keys, b.id);
 	return ret;
 }
 
@@ -1096,10 +852,10 @@ int archive_get(struct archive *a, const uint8_t id[static BUNDLE_ID_BYTES], str
 	ret = get_record(a, t, id, &it, &bundle, &blen, &sealed, &slen, NULL);
 	keyed = !ret && it.version == ARCHIVE_VERSION && !(it.flags & ARCHIVE_F_ERASED);
 	if (keyed && (content || enc)) {
-		ret = krbegin(a, &kt);
+		ret = archive_keys_rbegin(a->keys, &kt);
 		if (!ret)
-			ret = key_get(a, kt, id);
-		krend(a, kt);
+			ret = archive_keys_get(a->keys, kt, a->data_key, id, a->item_key);
+		archive_keys_rend(a->keys, kt);
 		if (ret == MU_E_PASS)
 			log_debug(SUB_STORE, "archive: an item's key is gone (crypto-shredded)");
 	}
@@ -1149,9 +905,9 @@ static int erase_one(struct archive *a, const uint8_t id[static BUNDLE_ID_BYTES]
 	if (!ret && it.flags & ARCHIVE_F_ERASED)
 		ret = MU_E_EXISTS;
 	if (!ret && it.version == ARCHIVE_VERSION) {
-		ret = kwbegin(a, &kt);
+		ret = archive_keys_wbegin(a->keys, &kt);
 		if (!ret)
-			ret = key_destroy(a, kt, id);
+			ret = archive_keys_destroy(a->keys, kt, id);
 		if (!ret)
 			it.flags |= ARCHIVE_F_SHREDDED; /* so the entry's digest records it */
 	}
@@ -1169,7 +925,7 @@ static int erase_one(struct archive *a, const uint8_t id[static BUNDLE_ID_BYTES]
 	if (!ret)
 		ret = meta_add(t, a->meta, "bytes", (int64_t)reclen - (int64_t)oldlen);
 	if (!ret && kt) {
-		ret = kcommit(kt);
+		ret = archive_keys_commit(kt);
 		if (!ret)
 			a->owe_shred = *shredded = true;
 	} else if (kt) {
@@ -1209,39 +965,33 @@ int archive_erase(struct archive *a, const uint8_t id[static BUNDLE_ID_BYTES], u
  * keys' freed pages are gone), then the pending ids whose stubs are in the
  * archive dropped. A crash between leaves them for the next open, which
  * compacts again. */
-static int shred_finish(struct archive *a)
+struct stub_check {
+	struct archive *a;
+	MDB_txn *t;
+};
+
+/* Whether id's erasure stands in the archive: its stub, or no record. */
+static bool stub_committed(void *ctx, const uint8_t id[static BUNDLE_ID_BYTES])
 {
-	MDB_txn *t = NULL, *kt = NULL;
-	MDB_cursor *cur = NULL;
-	MDB_val k, d;
+	struct stub_check *c = ctx;
 	struct archive_item it;
 	const uint8_t *bundle, *sealed;
 	size_t blen, slen;
-	int rc, ret = keys_compact(a);
+	int got = get_record(c->a, c->t, id, &it, &bundle, &blen, &sealed, &slen, NULL);
+
+	return got == MU_E_NOTFOUND || (!got && it.flags & ARCHIVE_F_ERASED);
+}
+
+static int shred_finish(struct archive *a)
+{
+	struct stub_check c = {.a = a};
+	int ret = archive_keys_compact(a->keys);
 
 	if (!ret)
-		ret = rbegin(a, &t);
+		ret = rbegin(a, &c.t);
 	if (!ret)
-		ret = kwbegin(a, &kt);
-	if (!ret && (rc = mdb_cursor_open(kt, a->pending, &cur)))
-		ret = LMDB_FAIL("cursor open", rc);
-	for (rc = ret ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &d, MDB_FIRST); !rc && !ret;
-	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-		if (k.mv_size != BUNDLE_ID_BYTES)
-			continue;
-		int got = get_record(a, t, k.mv_data, &it, &bundle, &blen, &sealed, &slen, NULL);
-
-		if (got == MU_E_NOTFOUND || (!got && it.flags & ARCHIVE_F_ERASED))
-			rc = mdb_cursor_del(cur, 0);
-		if (rc)
-			ret = LMDB_FAIL("pending del", rc);
-	}
-	if (!ret && rc != MDB_NOTFOUND)
-		ret = LMDB_FAIL("cursor next", rc);
-	mdb_cursor_close(cur);
-	if (kt)
-		ret = ret ? (mdb_txn_abort(kt), ret) : kcommit(kt);
-	rend(a, t);
+		ret = archive_keys_pending_drop(a->keys, stub_committed, &c);
+	rend(a, c.t);
 	if (ret)
 		log_err(SUB_STORE,
 			"archive: erased items' keys destroyed but shredding not finished (%s); "
@@ -1256,36 +1006,16 @@ static int shred_finish(struct archive *a)
 static void shred_resume(struct archive *a)
 {
 	uint8_t(*ids)[BUNDLE_ID_BYTES] = NULL;
-	size_t n = 0, cap = 0, live = 0;
-	MDB_txn *kt = NULL;
-	MDB_cursor *cur = NULL;
-	MDB_val k, d;
+	size_t n = 0, live = 0;
 	struct timespec ts;
 	bool sh;
-	int rc, ret = krbegin(a, &kt);
+	int ret = archive_keys_pending_list(a->keys, &ids, &n);
 
 	if (ret)
+		log_err(SUB_STORE, "archive: interrupted erasures not listed (%s); the next start retries",
+			mu_strerror(ret));
+	if (ret || !n)
 		return;
-	rc = mdb_cursor_open(kt, a->pending, &cur);
-	for (rc = rc ? rc : mdb_cursor_get(cur, &k, &d, MDB_FIRST); !rc;
-	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-		if (k.mv_size != BUNDLE_ID_BYTES)
-			continue;
-		if (n == cap) {
-			void *p = realloc(ids, (cap = cap ? 2 * cap : 16) * sizeof(*ids));
-
-			if (!p)
-				break;
-			ids = p;
-		}
-		memcpy(ids[n++], k.mv_data, BUNDLE_ID_BYTES);
-	}
-	mdb_cursor_close(cur);
-	krend(a, kt);
-	if (!n) {
-		free(ids);
-		return;
-	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (!a->broken && !archive_begin(a)) {
 		for (size_t i = 0; i < n; i++)
@@ -1685,21 +1415,7 @@ int archive_test_raw_del(struct archive *a, const char *db, const void *key, siz
 int archive_test_key_record(struct archive *a, const uint8_t id[static BUNDLE_ID_BYTES],
 			    uint8_t out[static ARCHIVE_KEYREC_BYTES])
 {
-	MDB_val k = val(id, BUNDLE_ID_BYTES), d;
-	MDB_txn *kt = NULL;
-	int rc, ret = krbegin(a, &kt);
-
-	if (ret)
-		return ret;
-	rc = mdb_get(kt, a->keys, &k, &d);
-	if (rc)
-		ret = rc == MDB_NOTFOUND ? MU_E_NOTFOUND : MU_E_STORE;
-	else if (d.mv_size != KEYREC_BYTES)
-		ret = MU_E_FORMAT;
-	else
-		memcpy(out, d.mv_data, KEYREC_BYTES);
-	krend(a, kt);
-	return ret;
+	return archive_keys_test_record(a->keys, id, out);
 }
 
 void archive_test_set_legacy(struct archive *a, bool on)
@@ -1710,4 +1426,94 @@ void archive_test_set_legacy(struct archive *a, bool on)
 void archive_test_crash_commit(struct archive *a, int stage)
 {
 	a->crash_stage = stage;
+}
+
+/* ---- named meta values (archive_meta_*) ---- */
+
+/* A caller's name holds a '.' and only [a-z0-9_.]: the archive's own meta
+ * entries (data_key, items, cursor, ...) have none, so no caller can
+ * overwrite a counter or the sealed data key. */
+static int meta_name_ok(const char *name)
+{
+	size_t len = name ? strnlen(name, ARCHIVE_META_NAME_MAX + 1) : 0;
+	bool dot = false;
+
+	if (len < 3 || len > ARCHIVE_META_NAME_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (c == '.')
+			dot = true;
+		else if (!(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') && c != '_')
+			return -EINVAL;
+	}
+	return dot && name[0] != '.' && name[len - 1] != '.' ? 0 : -EINVAL;
+}
+
+int archive_meta_get_blob(struct archive *a, const char *name, uint8_t *buf, size_t cap, size_t *len)
+{
+	MDB_txn *t = NULL;
+	MDB_val k, d;
+	int ret = meta_name_ok(name), rc;
+
+	*len = 0;
+	if (!ret)
+		ret = rbegin(a, &t);
+	if (ret)
+		return ret;
+	k = val(name, strlen(name));
+	rc = mdb_get(t, a->meta, &k, &d);
+	if (rc == MDB_NOTFOUND)
+		ret = MU_E_NOTFOUND;
+	else if (rc)
+		ret = LMDB_FAIL("meta get", rc);
+	else if (d.mv_size > ARCHIVE_META_BLOB_MAX)
+		ret = MU_E_FORMAT;
+	else if (d.mv_size > cap || (d.mv_size && !buf))
+		ret = MU_E_TOOBIG;
+	else if (d.mv_size)
+		memcpy(buf, d.mv_data, d.mv_size);
+	if (!ret || ret == MU_E_TOOBIG)
+		*len = d.mv_size;
+	rend(a, t);
+	return ret;
+}
+
+int archive_meta_put_blob(struct archive *a, const char *name, const uint8_t *v, size_t len)
+{
+	MDB_txn *t = NULL;
+	MDB_val k, d = val(v, len);
+	int ret = meta_name_ok(name), rc;
+
+	if (!ret && (len > ARCHIVE_META_BLOB_MAX || (len && !v)))
+		ret = MU_E_TOOBIG;
+	if (!ret)
+		ret = wbegin(a, &t);
+	if (ret)
+		return ret;
+	k = val(name, strlen(name));
+	rc = mdb_put(t, a->meta, &k, &d, 0);
+	if (rc)
+		ret = LMDB_FAIL("meta put", rc);
+	return wend(a, t, ret, a->head_seq, NULL);
+}
+
+int archive_meta_del(struct archive *a, const char *name)
+{
+	MDB_txn *t = NULL;
+	MDB_val k;
+	int ret = meta_name_ok(name), rc;
+
+	if (!ret)
+		ret = wbegin(a, &t);
+	if (ret)
+		return ret;
+	k = val(name, strlen(name));
+	rc = mdb_del(t, a->meta, &k, NULL);
+	if (rc == MDB_NOTFOUND)
+		ret = MU_E_NOTFOUND;
+	else if (rc)
+		ret = LMDB_FAIL("meta del", rc);
+	return wend(a, t, ret, a->head_seq, NULL);
 }

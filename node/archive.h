@@ -249,4 +249,22 @@ void archive_test_set_legacy(struct archive *a, bool on);
  * the compaction (returns 0). Reopen to see recovery. */
 void archive_test_crash_commit(struct archive *a, int stage);
 
+/* Named values in "meta" for the archive's users (the hospital's
+ * clean-shutdown checkpoint, control_archive.c). A name is 3 to
+ * ARCHIVE_META_NAME_MAX bytes of [a-z0-9_.] with a '.' inside it, which
+ * none of the archive's own entries (data_key, items, cursor, ...) has:
+ * any other name is -EINVAL, so a caller cannot touch them. A value is 0
+ * to ARCHIVE_META_BLOB_MAX bytes (more: MU_E_TOOBIG). Values are not
+ * audited, sealed or signed: no content belongs there.
+ * get copies the value into buf (cap bytes) and its length to *len;
+ * MU_E_NOTFOUND if absent, MU_E_TOOBIG if cap is short (*len then says
+ * how much is needed). put and del are writes like any other: inside an
+ * open batch they become durable with it, else each commits at once,
+ * durably. del: MU_E_NOTFOUND if absent. */
+#define ARCHIVE_META_NAME_MAX 32
+#define ARCHIVE_META_BLOB_MAX (1u << 20)
+int archive_meta_get_blob(struct archive *a, const char *name, uint8_t *buf, size_t cap, size_t *len);
+int archive_meta_put_blob(struct archive *a, const char *name, const uint8_t *val, size_t len);
+int archive_meta_del(struct archive *a, const char *name);
+
 #endif

@@ -6,14 +6,16 @@
  *
  * Archive writes of one loop turn share one archive batch, committed on the
  * next turn, after the store's batch: a crash in between loses nothing,
- * because hospital_open archives whatever the store holds that the archive
- * lacks. Which items still need a custody receipt is the archive's receipt
- * cursor, so a restart issues what was pending. */
+ * because hospital_open then archives whatever the store holds that the
+ * archive lacks (only a clean close skips that walk: "clean-shutdown
+ * checkpoint" below). Which items still need a custody receipt is the
+ * archive's receipt cursor, so a restart issues what was pending. */
 #include <errno.h>
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "grow.h"
@@ -54,8 +56,9 @@ struct hospital {
 	struct archive *arch;
 	struct loop_timer *commit_timer, *receipt_timer;
 	uint64_t receipt_interval_ms;
-	bool recover; /* an archive batch was lost: compare with the store again */
-	uint64_t archived, unreadable, failed, receipts_sent;
+	bool recover;   /* an archive batch was lost: compare with the store again */
+	bool walk_next; /* the pending list may lack an attachment: no checkpoint at close */
+	uint64_t archived, unreadable, failed, receipts_sent, receipts_again;
 	uint64_t chunks_archived, chunks_refused;
 	struct pending_attach *pend; /* sorted by aid, sender */
 	size_t npend, cap_pend;
@@ -115,8 +118,9 @@ static void put_failed(struct hospital *h, const uint8_t id[static BUNDLE_ID_BYT
  * or when the manifest is archived (its chunks found in the store by the
  * time index: chunk i of a manifest created at T is created at
  * T - count + i, docs/protocol.md). Neither side rescans the store. The
- * pending list is memory only: recover() rebuilds it from the archive
- * (manifests with chunks not linked) and the store at every start. */
+ * pending list is memory only: a clean close saves it in the archive's
+ * meta (checkpoint_save), any other start has recover() rebuild it from
+ * the archive (manifests with chunks not linked) and the store. */
 
 static int pend_cmp(const struct pending_attach *p, const uint8_t aid[static ATTACH_ID_BYTES],
 		    const uint8_t sender[static MU_KEY_BYTES])
@@ -388,8 +392,10 @@ static void archive_one(struct node *n, const uint8_t id[static BUNDLE_ID_BYTES]
 		put_failed(h, id, ret);
 	if ((ret == 0 || ret == MU_E_EXISTS) && manifest) {
 		ret = attach_pull(n, b.id);
-		if (ret)
+		if (ret) {
+			h->walk_next = true; /* the full walk at the next start lists it */
 			log_err(SUB_STORE, "attachment chunks not archived: %s", mu_strerror(ret));
+		}
 	}
 }
 
@@ -493,10 +499,9 @@ static int recover(struct node *n)
 
 /* ---- custody receipts ---- */
 
-/* Seals one custody receipt for up to RECEIPT_IDS_MAX pending items and
- * stores it durably; then moves the cursor. Returns 1 if one was issued,
- * 0 when nothing is pending, or an error. */
-static int receipt_one(struct node *n)
+/* Seals a custody receipt for ids (1..RECEIPT_IDS_MAX) and stores it
+ * durably. The new bundle reaches field nodes through route(). */
+static int receipt_seal(struct node *n, const uint8_t (*ids)[BUNDLE_ID_BYTES], size_t cnt, uint64_t expires)
 {
 	struct hospital *h = n->hosp;
 	static uint8_t enc[BUNDLE_ENC_MAX];
@@ -506,17 +511,10 @@ static int receipt_one(struct node *n)
 	    .hop_limit = BUNDLE_HOPS_MAX,
 	    .dest_type = DEST_ALL,
 	};
-	uint64_t upto = 0, expires = 0, now = mu_now_ms();
-	size_t cnt = 0;
+	uint64_t now = mu_now_ms();
 	int len, ret;
 
-	ret = archive_receipt_pending(h->arch, h->ids, RECEIPT_IDS_MAX, &cnt, &upto, &expires);
-	if (ret || !upto)
-		return ret;
-	if (!cnt) /* only entries about no item since the cursor */
-		return archive_receipt_done(h->arch, upto, 0);
-	len = receipt_encode(h->payload, sizeof(h->payload), RECEIPT_CUSTODY,
-			     (const uint8_t(*)[BUNDLE_ID_BYTES])h->ids, cnt);
+	len = receipt_encode(h->payload, sizeof(h->payload), RECEIPT_CUSTODY, ids, cnt);
 	if (len < 0)
 		return len;
 	b.created = now;
@@ -527,8 +525,25 @@ static int receipt_one(struct node *n)
 	if (len < 0)
 		return len;
 	ret = node_ingest(n, enc, (size_t)len, 0, NULL);
-	if (!ret)
-		ret = node_commit(n);
+	return ret ? ret : node_commit(n);
+}
+
+/* Seals one custody receipt for up to RECEIPT_IDS_MAX pending items and
+ * stores it durably; then moves the cursor. Returns 1 if one was issued,
+ * 0 when nothing is pending, or an error. */
+static int receipt_one(struct node *n)
+{
+	struct hospital *h = n->hosp;
+	uint64_t upto = 0, expires = 0;
+	size_t cnt = 0;
+	int ret;
+
+	ret = archive_receipt_pending(h->arch, h->ids, RECEIPT_IDS_MAX, &cnt, &upto, &expires);
+	if (ret || !upto)
+		return ret;
+	if (!cnt) /* only entries about no item since the cursor */
+		return archive_receipt_done(h->arch, upto, 0);
+	ret = receipt_seal(n, (const uint8_t(*)[BUNDLE_ID_BYTES])h->ids, cnt, expires);
 	/* Durable in the store before the cursor moves: a crash here issues
 	 * these ids again in a new receipt, which field nodes take as well. */
 	if (!ret)
@@ -538,6 +553,47 @@ static int receipt_one(struct node *n)
 	h->receipts_sent++;
 	log_debug(SUB_STORE, "custody receipt for %zu archived bundles", cnt);
 	return 1;
+}
+
+int hospital_receipted(struct node *n, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t cursor,
+		       uint64_t *expires)
+{
+	struct archive_item it;
+
+	if (!n->hosp || archive_get(n->hosp->arch, id, &it, NULL, 0, NULL, NULL, 0, NULL))
+		return 0;
+	if (it.seq > cursor)
+		return 0;
+	*expires = it.expires;
+	return 1;
+}
+
+int hospital_receipt_cursor(struct node *n, uint64_t *cursor)
+{
+	struct archive_stat st;
+	int ret;
+
+	*cursor = 0;
+	if (!n->hosp)
+		return MU_E_NOTFOUND;
+	ret = archive_stat(n->hosp->arch, &st);
+	if (!ret)
+		*cursor = st.receipt_cursor;
+	return ret;
+}
+
+int hospital_receipt_again(struct node *n, const uint8_t (*ids)[BUNDLE_ID_BYTES], size_t cnt, uint64_t expires)
+{
+	int ret;
+
+	if (!n->hosp || !cnt || cnt > RECEIPT_IDS_MAX)
+		return MU_E_FORMAT;
+	ret = receipt_seal(n, ids, cnt, expires);
+	if (!ret) {
+		n->hosp->receipts_again++;
+		log_debug(SUB_STORE, "custody receipt again for %zu bundles a field node still holds", cnt);
+	}
+	return ret;
 }
 
 static void receipt_tick(void *user)
@@ -573,6 +629,195 @@ static char *keyfile_path(struct node *n)
 	if (*v)
 		return strdup(v);
 	return asprintf(&p, "%s/node.kf", n->data_dir) < 0 ? NULL : p;
+}
+
+/* ---- clean-shutdown checkpoint (docs/archive.md "Start-up") ----
+ *
+ * The catch-up walk (recover) reads every stored bundle and every audit
+ * entry: about a minute with millions of bundles. It is needed only when
+ * the archive may lack something the store holds, and after a clean close
+ * it cannot: the store commits each batch before the archive sees it
+ * (node_commit calls hospital_stored only after store_write_commit), and
+ * node_close makes its last store commit before hospital_close commits the
+ * archive's last batch. So once that commit succeeds, every stored message
+ * the archive user can open is archived, unless an archive write failed
+ * (h->failed, h->walk_next) or a batch was lost (h->recover). Then
+ * hospital_close writes the checkpoint, with the pending attachments,
+ * which live in memory only. The next start takes it and deletes it,
+ * durably, before the loop runs and any bundle can arrive: a crash at any
+ * later point leaves no checkpoint, and the start after it walks.
+ *
+ * It also names the archive user (another one may open what this one
+ * could not) and the store's data file as it was after its last commit
+ * (device, inode, size, mtime in ns): a run between that wrote the store
+ * without this archive (as a field node, or with no archive user), or a
+ * store restored from a copy, makes the start walk.
+ *
+ * Value of CHECKPOINT_META, big-endian: version u8 (CHECKPOINT_VERSION),
+ * the archive user's signing key 32, store file dev u64, ino u64, size
+ * u64, mtime s u64, ns u64, count u32 (<= CHECKPOINT_PEND_MAX), then count
+ * pending attachments in h->pend order: attachment id 16, sender 32,
+ * manifest id 32, expires u64, missing u32 (> 0). */
+#define CHECKPOINT_META     "hospital.clean"
+#define CHECKPOINT_VERSION  1
+#define CHECKPOINT_PEND_MAX 4096 /* more pending attachments: no checkpoint, the next start walks */
+#define CHECKPOINT_FIXED    (1 + MU_KEY_BYTES + 5 * 8 + 4)
+#define CHECKPOINT_ENTRY    (ATTACH_ID_BYTES + MU_KEY_BYTES + BUNDLE_ID_BYTES + 8 + 4)
+#define CHECKPOINT_MAX      (CHECKPOINT_FIXED + CHECKPOINT_PEND_MAX * CHECKPOINT_ENTRY)
+_Static_assert(CHECKPOINT_MAX <= ARCHIVE_META_BLOB_MAX, "checkpoint fits a meta value");
+_Static_assert(CHECKPOINT_PEND_MAX <= PENDING_ATTACH_MAX, "checkpoint cap within the pending cap");
+
+struct store_print {
+	uint64_t dev, ino, size, sec, nsec;
+};
+
+/* The store's LMDB data file (node.c opens the store in data_dir/store). */
+static int store_print_get(struct node *n, struct store_print *sp)
+{
+	struct stat st;
+	char *path = NULL;
+	int ret = 0;
+
+	if (asprintf(&path, "%s/store/data.mdb", n->data_dir) < 0)
+		return -ENOMEM;
+	if (stat(path, &st))
+		ret = -errno;
+	else
+		*sp = (struct store_print){(uint64_t)st.st_dev, (uint64_t)st.st_ino, (uint64_t)st.st_size,
+					   (uint64_t)st.st_mtim.tv_sec, (uint64_t)st.st_mtim.tv_nsec};
+	free(path);
+	return ret;
+}
+
+/* At a clean close, after the archive's last commit succeeded. */
+static void checkpoint_save(struct node *n)
+{
+	struct hospital *h = n->hosp;
+	struct store_print sp;
+	const char *why = NULL;
+	uint8_t *buf = NULL;
+	struct wr w;
+	int ret;
+
+	if (h->recover)
+		why = "an archive batch was lost";
+	else if (h->failed || h->walk_next)
+		why = "an archive write failed";
+	else if (h->npend > CHECKPOINT_PEND_MAX)
+		why = "too many attachments await chunks";
+	if (why) {
+		log_warn(SUB_STORE,
+			 "archive: no clean-shutdown checkpoint (%s): the next start walks the store", why);
+		return;
+	}
+	ret = store_print_get(n, &sp);
+	if (!ret && !(buf = malloc(CHECKPOINT_FIXED + h->npend * CHECKPOINT_ENTRY)))
+		ret = -ENOMEM;
+	if (!ret) {
+		w = wr_make(buf, CHECKPOINT_FIXED + h->npend * CHECKPOINT_ENTRY);
+		wr_u8(&w, CHECKPOINT_VERSION);
+		wr_bytes(&w, identity_sign_pk(n->user), MU_KEY_BYTES);
+		wr_u64(&w, sp.dev);
+		wr_u64(&w, sp.ino);
+		wr_u64(&w, sp.size);
+		wr_u64(&w, sp.sec);
+		wr_u64(&w, sp.nsec);
+		wr_u32(&w, (uint32_t)h->npend);
+		for (size_t i = 0; i < h->npend; i++) {
+			wr_bytes(&w, h->pend[i].aid, ATTACH_ID_BYTES);
+			wr_bytes(&w, h->pend[i].sender, MU_KEY_BYTES);
+			wr_bytes(&w, h->pend[i].manifest, BUNDLE_ID_BYTES);
+			wr_u64(&w, h->pend[i].expires);
+			wr_u32(&w, h->pend[i].missing);
+		}
+		ret = wr_finish(&w);
+	}
+	if (ret >= 0)
+		ret = archive_meta_put_blob(h->arch, CHECKPOINT_META, buf, (size_t)ret);
+	free(buf);
+	if (ret)
+		log_err(SUB_STORE,
+			"archive: clean-shutdown checkpoint not written (%s): the next start walks",
+			mu_strerror(ret));
+	else
+		log_info(SUB_STORE,
+			 "archive: clean-shutdown checkpoint written, %zu attachments await chunks",
+			 h->npend);
+}
+
+/* Decodes a checkpoint into h->pend; MU_E_FORMAT if damaged, MU_E_MISMATCH
+ * if it is not this archive user's or the store changed since. */
+static int checkpoint_decode(struct node *n, const uint8_t *buf, size_t len)
+{
+	struct hospital *h = n->hosp;
+	struct rd rd = rd_make(buf, len);
+	struct store_print sp, now;
+	uint8_t user[MU_KEY_BYTES];
+	uint32_t count = 0;
+	uint8_t version = 0;
+	int ret;
+
+	ret = rd_u8(&rd, &version) || rd_bytes(&rd, user, MU_KEY_BYTES) || rd_u64(&rd, &sp.dev) ||
+		      rd_u64(&rd, &sp.ino) || rd_u64(&rd, &sp.size) || rd_u64(&rd, &sp.sec) ||
+		      rd_u64(&rd, &sp.nsec) || rd_u32(&rd, &count)
+		  ? MU_E_FORMAT
+		  : 0;
+	if (!ret && (version != CHECKPOINT_VERSION || count > CHECKPOINT_PEND_MAX ||
+		     rd.len != (size_t)count * CHECKPOINT_ENTRY))
+		ret = MU_E_FORMAT;
+	if (ret)
+		return ret;
+	if (memcmp(user, identity_sign_pk(n->user), MU_KEY_BYTES) || store_print_get(n, &now) ||
+	    memcmp(&now, &sp, sizeof(sp)))
+		return MU_E_MISMATCH;
+	for (uint32_t i = 0; i < count && !ret; i++) {
+		struct pending_attach p = {0};
+
+		ret = rd_bytes(&rd, p.aid, ATTACH_ID_BYTES) || rd_bytes(&rd, p.sender, MU_KEY_BYTES) ||
+			      rd_bytes(&rd, p.manifest, BUNDLE_ID_BYTES) || rd_u64(&rd, &p.expires) ||
+			      rd_u32(&rd, &p.missing) || !p.missing
+			  ? MU_E_FORMAT
+			  : pend_add(h, &p);
+	}
+	if (!ret)
+		ret = rd_end(&rd);
+	if (ret)
+		h->npend = 0;
+	return ret;
+}
+
+/* At start: 1 if a valid checkpoint was taken (h->pend loaded), 0 if the
+ * store must be walked; either way no checkpoint is left behind. An error
+ * if it could not be deleted: starting would let a later crash skip the
+ * walk. */
+static int checkpoint_take(struct node *n)
+{
+	struct hospital *h = n->hosp;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int ret = archive_meta_get_blob(h->arch, CHECKPOINT_META, NULL, 0, &len), del;
+
+	if (ret == MU_E_NOTFOUND)
+		return 0;
+	if (ret == MU_E_TOOBIG && !(buf = malloc(len)))
+		ret = -ENOMEM;
+	else if (ret == MU_E_TOOBIG)
+		ret = archive_meta_get_blob(h->arch, CHECKPOINT_META, buf, len, &len);
+	if (!ret)
+		ret = checkpoint_decode(n, buf, len);
+	free(buf);
+	if (ret)
+		log_warn(SUB_STORE, "archive: clean-shutdown checkpoint not used: %s",
+			 ret == MU_E_MISMATCH ? "the store or the archive user changed since"
+					      : mu_strerror(ret));
+	del = archive_meta_del(h->arch, CHECKPOINT_META);
+	if (del) {
+		log_err(SUB_STORE, "archive: cannot delete the clean-shutdown checkpoint: %s",
+			mu_strerror(del));
+		h->npend = 0;
+		return del;
+	}
+	return !ret;
 }
 
 int hospital_open(struct node *n)
@@ -615,7 +860,22 @@ int hospital_open(struct node *n)
 	if (ret)
 		goto out;
 	n->hosp = h;
-	ret = recover(n);
+	ret = checkpoint_take(n);
+	if (ret == 1) {
+		ret = 0;
+		log_info(SUB_STORE,
+			 "archive: clean shutdown, no catch-up walk (%zu attachments await chunks)",
+			 h->npend);
+	} else if (!ret) {
+		uint64_t t0 = loop_now_mono_ms();
+
+		ret = recover(n);
+		if (!ret)
+			log_info(SUB_STORE,
+				 "archive: catch-up walk after an unclean stop: %" PRIu64
+				 " archived in %" PRIu64 " ms",
+				 h->archived, loop_now_mono_ms() - t0);
+	}
 	if (ret)
 		n->hosp = NULL;
 	else
@@ -625,6 +885,7 @@ out:
 		loop_timer_free(h->commit_timer);
 		loop_timer_free(h->receipt_timer);
 		archive_close(h->arch);
+		free(h->pend);
 		free(h);
 	} else if (!ret) {
 		log_info(SUB_MAIN, "hospital archive open in %s", dir);
@@ -644,6 +905,8 @@ void hospital_close(struct node *n)
 	if (archive_commit(h->arch))
 		log_err(SUB_STORE,
 			"archive: the last batch was not committed (archived again at next start)");
+	else
+		checkpoint_save(n);
 	loop_timer_free(h->commit_timer);
 	loop_timer_free(h->receipt_timer);
 	archive_close(h->arch);
@@ -673,11 +936,11 @@ void hospital_status(struct node *n, struct ctl_reply *r, bool json)
 	if (json)
 		ctl_reply_printf(r,
 				 ",\"archive\":{\"items\":%" PRIu64 ",\"erased\":%" PRIu64
-				 ",\"bytes\":%" PRIu64 ",\"last_seq\":%" PRIu64
+				 ",\"shredded\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"last_seq\":%" PRIu64
 				 ",\"head\":\"%s\",\"receipts_pending\":%" PRIu64 ",\"receipted\":%" PRIu64
 				 ",\"unreadable\":%" PRIu64 ",\"failed\":%" PRIu64 "}",
-				 st.items, st.erased, st.bytes, st.last_seq, head, st.items - st.receipted,
-				 st.receipted, n->hosp->unreadable, n->hosp->failed);
+				 st.items, st.erased, st.shredded, st.bytes, st.last_seq, head,
+				 st.items - st.receipted, st.receipted, n->hosp->unreadable, n->hosp->failed);
 	else
 		ctl_reply_printf(r,
 				 "archive   %" PRIu64 " items, %" PRIu64 " bytes, audit seq %" PRIu64
@@ -716,19 +979,22 @@ static int ctl_archive_status(struct node *n, const struct ctl_req *req, struct 
 	hex_encode(head, st.head, AUDIT_HASH_BYTES);
 	if (req->flags & CTL_F_JSON) {
 		ctl_reply_printf(r,
-				 "{\"items\":%" PRIu64 ",\"erased\":%" PRIu64 ",\"bytes\":%" PRIu64
+				 "{\"items\":%" PRIu64 ",\"erased\":%" PRIu64 ",\"shredded\":%" PRIu64
+				 ",\"bytes\":%" PRIu64
 				 ",\"last_seq\":%" PRIu64 ",\"head\":\"%s\",\"receipts_pending\":%" PRIu64
 				 ",\"receipted\":%" PRIu64 ",\"receipt_bundles\":%" PRIu64
 				 ",\"unreadable\":%" PRIu64 ",\"failed\":%" PRIu64
 				 ",\"attachment_chunks\":%" PRIu64 ",\"chunks_refused\":%" PRIu64
 				 ",\"attachments_pending\":%zu}\n",
-				 st.items, st.erased, st.bytes, st.last_seq, head, st.items - st.receipted,
-				 st.receipted, n->hosp->receipts_sent, n->hosp->unreadable, n->hosp->failed,
+				 st.items, st.erased, st.shredded, st.bytes, st.last_seq, head,
+				 st.items - st.receipted, st.receipted, n->hosp->receipts_sent, n->hosp->unreadable, n->hosp->failed,
 				 n->hosp->chunks_archived, n->hosp->chunks_refused, n->hosp->npend);
 		return 0;
 	}
-	ctl_reply_printf(r, "items       %" PRIu64 " archived (%" PRIu64 " erased), %" PRIu64 " bytes\n",
-			 st.items, st.erased, st.bytes);
+	ctl_reply_printf(r,
+			 "items       %" PRIu64 " archived (%" PRIu64 " erased: %" PRIu64
+			 " crypto-shredded, %" PRIu64 " deleted only), %" PRIu64 " bytes\n",
+			 st.items, st.erased, st.shredded, st.erased - st.shredded, st.bytes);
 	ctl_reply_printf(r, "audit       last seq %" PRIu64 ", head %s\n", st.last_seq, head);
 	ctl_reply_printf(r,
 			 "receipts    %" PRIu64 " items awaiting a custody receipt, %" PRIu64
@@ -822,6 +1088,7 @@ static int export_line(void *ctx, const struct audit_entry *e)
 	struct export_walk *w = ctx;
 	static const uint8_t zero[BUNDLE_ID_BYTES];
 	struct archive_item it;
+	bool have_it = false;
 	struct cred c;
 	char t[48], id[67] = "null", sender[67] = "null", dg[67], prev[67], hash[67], sig[131];
 	char *name = NULL, *role = NULL, *reg = NULL, *org = NULL;
@@ -838,7 +1105,8 @@ static int export_line(void *ctx, const struct audit_entry *e)
 	jhex(sig, e->sig, MU_SIG_BYTES);
 	if (memcmp(e->id, zero, BUNDLE_ID_BYTES)) {
 		jhex(id, e->id, BUNDLE_ID_BYTES);
-		if (!archive_get(w->n->hosp->arch, e->id, &it, NULL, 0, NULL, NULL, 0, NULL)) {
+		have_it = !archive_get(w->n->hosp->arch, e->id, &it, NULL, 0, NULL, NULL, 0, NULL);
+		if (have_it) {
 			jhex(sender, it.sender, MU_KEY_BYTES);
 			if (!store_cred_lookup(w->n->store, it.sender, &c)) {
 				name = json_quote(c.name);
@@ -852,9 +1120,14 @@ static int export_line(void *ctx, const struct audit_entry *e)
 		       "{\"seq\":%" PRIu64 ",\"time\":\"%s\",\"time_ms\":%" PRIu64
 		       ",\"event\":\"%s\",\"bundle\":%s,"
 		       "\"sender\":%s,\"sender_name\":%s,\"sender_role\":%s,\"sender_registration\":%s,"
-		       "\"sender_org\":%s,\"digest\":%s,\"prev\":%s,\"hash\":%s,\"signature\":%s}\n",
+		       "\"sender_org\":%s,%s\"digest\":%s,\"prev\":%s,\"hash\":%s,\"signature\":%s}\n",
 		       e->seq, t, e->time, audit_event_name(e->event), id, sender, name ? name : "null",
-		       role ? role : "null", reg ? reg : "null", org ? org : "null", dg, prev, hash, sig);
+		       role ? role : "null", reg ? reg : "null", org ? org : "null",
+		       /* an item is erased once: its stub is the one this entry's digest covers */
+		       e->event != AUDIT_ERASED || !have_it ? ""
+		       : it.flags & ARCHIVE_F_SHREDDED     ? "\"shredded\":true,"
+							   : "\"shredded\":false,",
+		       dg, prev, hash, sig);
 	free(name);
 	free(role);
 	free(reg);

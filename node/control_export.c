@@ -32,6 +32,11 @@
 #include "hex.h"
 #include "log.h"
 
+/* Items a confirmed erasure lists one by one (each line is under 128
+ * bytes, text or JSON); the totals count all of them. */
+#define ERASE_LIST_MAX 4096
+_Static_assert(ERASE_LIST_MAX * 128 <= CTL_OUT_MAX / 2, "erase listing fits a reply");
+
 struct dirbuf {
 	struct cred *c;
 	size_t n, cap;
@@ -758,15 +763,89 @@ static size_t tombstone_copies(struct node *n, const uint8_t (*ids)[BUNDLE_ID_BY
 	return done;
 }
 
+static const char *erased_word(uint8_t what)
+{
+	switch ((enum gdpr_erased)what) {
+	case GDPR_SKIPPED:
+		return "already erased";
+	case GDPR_DELETED:
+		return "deleted only (archived before per-item keys)";
+	case GDPR_SHREDDED:
+		return "crypto-shredded";
+	}
+	return "?";
+}
+
+static const char *erased_json(uint8_t what)
+{
+	switch ((enum gdpr_erased)what) {
+	case GDPR_SKIPPED:
+		return "already_erased";
+	case GDPR_DELETED:
+		return "deleted_only";
+	case GDPR_SHREDDED:
+		return "shredded";
+	}
+	return "?";
+}
+
+/* The result of an erasure that committed: per item (up to
+ * ERASE_LIST_MAX, so the reply stays within CTL_OUT_MAX; the audit export
+ * lists every one), then the totals. */
+static void erase_report(struct ctl_reply *r, bool json, bool by_id, const uint8_t (*ids)[BUNDLE_ID_BYTES],
+			 const uint8_t *what, size_t cnt, const struct gdpr_erase_result *res,
+			 const struct archive_stat *before, const struct archive_stat *after, size_t copies)
+{
+	size_t listed = cnt < ERASE_LIST_MAX ? cnt : ERASE_LIST_MAX, deleted = res->erased - res->shredded;
+	char h[2 * BUNDLE_ID_BYTES + 1];
+
+	if (json)
+		ctl_reply_printf(r, "{\"items\":[");
+	for (size_t i = 0; i < listed; i++) {
+		hex_encode(h, ids[i], BUNDLE_ID_BYTES);
+		if (json)
+			ctl_reply_printf(r, "%s{\"id\":\"%s\",\"result\":\"%s\"}", i ? "," : "", h,
+					 erased_json(what[i]));
+		else
+			ctl_reply_printf(r, "%s  %s\n", h, erased_word(what[i]));
+	}
+	if (json) {
+		ctl_reply_printf(r,
+				 "],\"listed\":%zu,\"count\":%zu,\"erased\":%zu,\"shredded\":%zu,"
+				 "\"deleted_only\":%zu,\"skipped\":%zu,\"audit_first\":%" PRIu64
+				 ",\"audit_last\":%" PRIu64 ",\"store_copies_deleted\":%zu}\n",
+				 listed, cnt, res->erased, res->shredded, deleted, cnt - res->erased,
+				 res->erased ? before->last_seq + 1 : 0, res->erased ? after->last_seq : 0,
+				 copies);
+		return;
+	}
+	if (listed < cnt)
+		ctl_reply_printf(r, "... and %zu more (muster export audit lists every erasure)\n",
+				 cnt - listed);
+	if (!res->erased) {
+		ctl_reply_printf(r, by_id ? "that item was erased before\n" : "nothing to erase\n");
+		return;
+	}
+	ctl_reply_printf(r,
+			 "%zu erased: %zu crypto-shredded, %zu deleted only (archived before per-item keys); "
+			 "audit seq %" PRIu64 "..%" PRIu64 "; %zu copies in this node's store deleted.\n",
+			 res->erased, res->shredded, deleted, before->last_seq + 1, after->last_seq, copies);
+	if (deleted)
+		ctl_reply_printf(r,
+				 "Items deleted only keep old bytes in free pages of the archive file and in "
+				 "its backups until it is compacted (docs/exports.md \"Erasure\").\n");
+}
+
 static int ctl_erase(struct node *n, struct archive *a, const struct ctl_req *req, struct ctl_reply *r)
 {
 	const char *idv = control_arg_value(req, "--id");
-	bool confirm = control_arg_flag(req, "--confirm");
-	uint8_t(*ids)[BUNDLE_ID_BYTES] = NULL, one[BUNDLE_ID_BYTES], *content = NULL;
+	bool confirm = control_arg_flag(req, "--confirm"), json = req->flags & CTL_F_JSON;
+	uint8_t(*ids)[BUNDLE_ID_BYTES] = NULL, one[BUNDLE_ID_BYTES], *content = NULL, *what = NULL;
 	struct archive_stat before, after;
+	struct gdpr_erase_result res;
 	struct archive_item it;
 	struct gdpr_subject s;
-	size_t cnt = 0, erased = 0, clen, copies;
+	size_t cnt = 0, clen, copies;
 	char line[EXPORT_LINE_MAX], kind[48], t[48], h[2 * BUNDLE_ID_BYTES + 1];
 	int ret;
 
@@ -792,6 +871,8 @@ static int ctl_erase(struct node *n, struct archive *a, const struct ctl_req *re
 		ret = gdpr_add_chunks(a, &ids, &cnt);
 	if (!ret && !(content = malloc(ARCHIVE_CONTENT_MAX)))
 		ret = -ENOMEM;
+	if (!ret && !(what = calloc(cnt ? cnt : 1, 1)))
+		ret = -ENOMEM;
 	if (ret)
 		goto out;
 	if (!confirm) {
@@ -807,13 +888,19 @@ static int ctl_erase(struct node *n, struct archive *a, const struct ctl_req *re
 			}
 			if (clen && content[0] == ARCHIVE_CONTENT_CHUNK) {
 				sodium_memzero(content, clen);
-				ctl_reply_printf(r, "%s  %s  attachment file chunk\n", h, t);
+				ctl_reply_printf(r, "%s  %s  attachment file chunk%s\n", h, t,
+						 it.version == ARCHIVE_VERSION_LEGACY ? " (deletion only)"
+										      : "");
 				continue;
 			}
 			export_content_kind(kind, sizeof(kind), content, clen);
 			content_text(line, sizeof(line), content, clen);
 			sodium_memzero(content, clen);
-			ctl_reply_printf(r, "%s  %s  %s\n    %s\n", h, t, kind, line);
+			ctl_reply_printf(r, "%s  %s  %s%s\n    %s\n", h, t, kind,
+					 it.version == ARCHIVE_VERSION_LEGACY
+					     ? " (archived before per-item keys: deletion only)"
+					     : "",
+					 line);
 		}
 		if (!ret)
 			ctl_reply_printf(
@@ -825,7 +912,7 @@ static int ctl_erase(struct node *n, struct archive *a, const struct ctl_req *re
 	}
 	ret = archive_stat(a, &before);
 	if (!ret)
-		ret = gdpr_erase(a, (const uint8_t(*)[BUNDLE_ID_BYTES])ids, cnt, mu_now_ms(), &erased);
+		ret = gdpr_erase_ex(a, (const uint8_t(*)[BUNDLE_ID_BYTES])ids, cnt, mu_now_ms(), what, &res);
 	if (!ret)
 		ret = archive_stat(a, &after);
 	if (ret == MU_E_NOTFOUND && idv)
@@ -835,20 +922,18 @@ static int ctl_erase(struct node *n, struct archive *a, const struct ctl_req *re
 		goto out;
 	}
 	copies = tombstone_copies(n, (const uint8_t(*)[BUNDLE_ID_BYTES])ids, cnt);
-	if (!erased) {
-		ctl_reply_printf(r, idv ? "that item was erased before\n" : "nothing to erase\n");
-		goto out;
-	}
-	ctl_reply_printf(r,
-			 "erased %zu items (audit seq %" PRIu64 "..%" PRIu64
-			 "); %zu copies in this node's store "
-			 "deleted.\nOld bytes stay in free pages of the archive file until it is compacted "
-			 "(docs/exports.md \"Erasure\").\n",
-			 erased, before.last_seq + 1, after.last_seq, copies);
-	log_info(SUB_CTL, "erasure: %zu archived items erased, %zu store copies deleted", erased, copies);
+	erase_report(r, json, idv != NULL, (const uint8_t(*)[BUNDLE_ID_BYTES])ids, what, cnt, &res, &before,
+		     &after, copies);
+	if (res.erased)
+		log_info(
+		    SUB_CTL,
+		    "erasure: %zu archived items erased (%zu crypto-shredded, %zu deleted only), %zu store "
+		    "copies deleted",
+		    res.erased, res.shredded, res.erased - res.shredded, copies);
 out:
 	free(ids);
 	free(content);
+	free(what);
 	return ret;
 }
 

@@ -277,28 +277,51 @@ int gdpr_collect(struct archive *a, const struct gdpr_subject *s, uint8_t (**ids
 	return 0;
 }
 
-int gdpr_erase(struct archive *a, const uint8_t (*ids)[BUNDLE_ID_BYTES], size_t n, uint64_t now,
-	       size_t *erased)
+int gdpr_erase_ex(struct archive *a, const uint8_t (*ids)[BUNDLE_ID_BYTES], size_t n, uint64_t now,
+		  uint8_t *what, struct gdpr_erase_result *res)
 {
-	size_t done = 0;
-	int ret = archive_begin(a);
+	struct gdpr_erase_result done = {0};
+	bool shredded;
+	int ret;
 
-	*erased = 0;
+	*res = done;
+	if (what)
+		memset(what, GDPR_SKIPPED, n);
+	ret = archive_begin(a);
 	if (ret)
 		return ret;
 	for (size_t i = 0; i < n && !ret; i++) {
-		ret = archive_erase(a, ids[i], now);
-		if (ret == MU_E_EXISTS)
+		ret = archive_erase_ex(a, ids[i], now, &shredded);
+		if (ret == MU_E_EXISTS) {
 			ret = 0; /* erased before: nothing left to erase */
-		else if (!ret)
-			done++;
+			continue;
+		}
+		if (ret)
+			break;
+		done.erased++;
+		done.shredded += shredded;
+		if (what)
+			what[i] = shredded ? GDPR_SHREDDED : GDPR_DELETED;
 	}
-	if (ret) {
+	if (!ret)
+		ret = archive_commit(a);
+	else
 		archive_abort(a);
+	if (ret) {
+		if (what)
+			memset(what, GDPR_SKIPPED, n);
 		return ret;
 	}
-	ret = archive_commit(a);
-	if (!ret)
-		*erased = done;
+	*res = done;
+	return 0;
+}
+
+int gdpr_erase(struct archive *a, const uint8_t (*ids)[BUNDLE_ID_BYTES], size_t n, uint64_t now,
+	       size_t *erased)
+{
+	struct gdpr_erase_result res;
+	int ret = gdpr_erase_ex(a, ids, n, now, NULL, &res);
+
+	*erased = res.erased;
 	return ret;
 }

@@ -74,10 +74,28 @@ int gdpr_collect(struct archive *a, const struct gdpr_subject *s, uint8_t (**ids
  * MU_E_TOOBIG beyond GDPR_MATCH_MAX, archive errors. */
 int gdpr_add_chunks(struct archive *a, uint8_t (**ids)[BUNDLE_ID_BYTES], size_t *n);
 
-/* Erases each id (archive_erase: stub plus 'erased' audit entry) in one
- * archive batch, so all or none are erased; ids already erased are
- * skipped. *erased gets the count. -EBUSY if a batch is open (commit it
- * first), else archive_erase's errors (the batch is then aborted). */
+/* What gdpr_erase_ex did with one id. */
+enum gdpr_erased {
+	GDPR_SKIPPED = 0,  /* erased before: nothing left to erase */
+	GDPR_DELETED = 1,  /* deletion only: archived before per-item keys (record version 1) */
+	GDPR_SHREDDED = 2, /* crypto-shredded: its item key destroyed */
+};
+
+struct gdpr_erase_result {
+	size_t erased;   /* GDPR_DELETED + GDPR_SHREDDED */
+	size_t shredded; /* GDPR_SHREDDED */
+};
+
+/* Erases each id (archive_erase_ex: stub plus 'erased' audit entry, the
+ * item key destroyed for items that have one) in one archive batch, so
+ * all or none are erased; ids already erased are skipped. what (n bytes,
+ * may be NULL) gets an enum gdpr_erased per id, res the totals; both are
+ * zeroed on entry and filled only once the batch has committed. -EBUSY if
+ * a batch is open (commit it first), else archive_erase's errors (the
+ * batch is then aborted and nothing is erased). */
+int gdpr_erase_ex(struct archive *a, const uint8_t (*ids)[BUNDLE_ID_BYTES], size_t n, uint64_t now,
+		  uint8_t *what, struct gdpr_erase_result *res);
+/* gdpr_erase_ex without the detail: *erased gets res.erased. */
 int gdpr_erase(struct archive *a, const uint8_t (*ids)[BUNDLE_ID_BYTES], size_t n, uint64_t now,
 	       size_t *erased);
 

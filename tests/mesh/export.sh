@@ -7,9 +7,11 @@
 # priorities and references that resolve; `export report` holds the
 # METHANE and the casualty; `export subject --tag T0042` finds exactly the
 # two items; `erase --tag T0042` lists them, then with --confirm erases
-# them: subject access finds nothing, the audit chain verifies and shows
-# the erasures, and a compacted copy of the archive (mdb_copy -c) holds no
-# byte of their sealed content while it still holds the other items'.
+# them, reporting each as crypto-shredded (text and --json, per item and
+# in total): subject access finds nothing, the audit chain verifies and
+# shows the erasures, and a compacted copy of the archive (mdb_copy -c)
+# holds no byte of their sealed content while it still holds the other
+# items'.
 . "$(dirname "$0")/lib.sh"
 mesh_init export
 for t in mdb_dump mdb_copy jq python3; do command -v $t >/dev/null 2>&1 || skip "needs $t"; done
@@ -106,8 +108,12 @@ for id in "$T1" "$C1" "$T2" "$M1"; do declare "TAIL_$id=$(tail_of "$id")" || fai
 out=$(mu h erase --tag T0042) || fail "erase (dry run) failed: $out"
 grep -q "^2 items would be erased" <<<"$out" || fail "dry run said: $out"
 [ "$(archive_num erased)" -eq 0 ] || fail "the dry run erased something"
-out=$(mu h erase --tag T0042 --confirm) || fail "erase failed: $out"
-grep -q "^erased 2 items" <<<"$out" || fail "erase said: $out"
+out=$(mu h erase --tag T0042 --confirm --json) || fail "erase failed: $out"
+jq -e '.erased == 2 and .shredded == 2 and .deleted_only == 0 and .skipped == 0 and .count == 2 and
+	.listed == 2 and ([.items[].result] | all(. == "shredded")) and .audit_last == .audit_first + 1' \
+	<<<"$out" >/dev/null || fail "erase --json said: $out"
+[ "$(jq -r '[.items[].id] | sort | join(" ")' <<<"$out")" = "$(printf '%s\n' "$T1" "$C1" | sort | paste -sd' ')" ] ||
+	fail "erase --json listed the wrong items: $out"
 [ "$(archive_num erased)" -eq 2 ] || fail "archive counts $(archive_num erased) erased"
 sar=$(mu h export subject --tag T0042 --json) || fail "subject export after erasure failed"
 [ "$(jq -r .count <<<"$sar")" -eq 0 ] || fail "after erasure the subject export still finds: $sar"
@@ -120,6 +126,14 @@ mu h export fhir | jq -e '[.entry[] | select(.resource.resourceType == "Communic
 mu h export report --incident "$INC" | grep -q T0042 && fail "the report still shows the erased casualty"
 out=$(mu h erase --id "${C1:0:12}" --confirm) || fail "erase --id of an erased item: $out"
 grep -q "erased before" <<<"$out" || fail "erase --id of an erased item said: $out"
+grep -q "^$C1  already erased$" <<<"$out" || fail "erase --id of an erased item listed: $out"
+# Text output, per item and in total: T2 was archived with a per-item key.
+out=$(mu h erase --id "$T2" --confirm) || fail "erase --id $T2: $out"
+grep -q "^$T2  crypto-shredded$" <<<"$out" || fail "erase --id said per item: $out"
+grep -q "^1 erased: 1 crypto-shredded, 0 deleted only (archived before per-item keys); audit seq " <<<"$out" ||
+	fail "erase --id said in total: $out"
+grep -q "compacted" <<<"$out" && fail "erase asks to compact with nothing deleted only: $out"
+[ "$(archive_num erased)" -eq 3 ] || fail "archive counts $(archive_num erased) erased, want 3"
 out=$(mu p erase --tag T0042 2>&1) && fail "a field node erased: $out"
 
 # ---- nothing readable left: a compacted copy of the archive ----
@@ -128,11 +142,11 @@ mdb_copy -c "$adir" "$MESH_TMP/compact" 2>/dev/null || { mkdir -p "$MESH_TMP/com
 	fail "mdb_copy -c"
 has_bytes() { python3 -c 'import sys; sys.exit(0 if bytes.fromhex(sys.argv[2]) in open(sys.argv[1], "rb").read() else 1)' "$1" "$2"; }
 f=$MESH_TMP/compact/data.mdb
-for id in "$T1" "$C1"; do
+for id in "$T1" "$C1" "$T2"; do
 	v=TAIL_$id
 	has_bytes "$f" "${!v}" && fail "erased item $id's sealed bytes are in the compacted archive"
 done
-for id in "$T2" "$M1"; do
+for id in "$M1"; do
 	v=TAIL_$id
 	has_bytes "$f" "${!v}" || fail "live item $id's sealed bytes are missing: the search does not work"
 done
