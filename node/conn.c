@@ -136,6 +136,11 @@ static int send_wr(struct conn *c, struct wr *fw)
 	return send_frame(c, fw->p, (size_t)len);
 }
 
+int conn_send_wr(struct conn *c, struct wr *fw)
+{
+	return send_wr(c, fw);
+}
+
 static void send_hello(struct conn *c)
 {
 	struct store_stat st = { 0 };
@@ -267,6 +272,8 @@ static void sync_finish(struct conn *c, int err)
 								       : c->n->sync_interval_ms);
 		else if (again)
 			send_hello(c);
+		/* Keys stored during the round joined the keyset just now. */
+		uplink_poke(c);
 	}
 	conn_pump(c);
 }
@@ -311,7 +318,10 @@ static int sync_begin(struct conn *c, enum sync_role role)
 	if (!sync_buf && !(sync_buf = malloc(SYNC_MSG_MAX)))
 		return -ENOMEM;
 	node_sync_started(c->n); /* freeze the keyset before the machine reads it */
-	ret = sync_new(&c->sync, c->n->keys, role, &sync_callbacks, c);
+	/* An uplink reconciles credentials and revocations only; the rest
+	 * goes up by OFFER (uplink.c). Both ends decide alike: each has the
+	 * other's HELLO before the first sync message. */
+	ret = sync_new(&c->sync, conn_is_uplink(c) ? c->n->keys_ctl : c->n->keys, role, &sync_callbacks, c);
 	if (ret) {
 		node_sync_ended(c->n);
 		return ret;
@@ -486,9 +496,32 @@ static int on_frame(void *user, const uint8_t *p, size_t len)
 	}
 	switch ((enum frame_type)f.type) {
 	case FRAME_HELLO:
-		c->peer_role = f.u.hello.role;
+		if (!c->hello_seen) {
+			c->peer_role = f.u.hello.role;
+			c->hello_seen = true;
+			if (conn_is_uplink(c) && uplink_new(c)) {
+				conn_close(c, "out of memory");
+				return 0;
+			}
+			/* The first round waits for this HELLO: which keys a
+			 * round reconciles depends on the peer's role. */
+			if (c->sync_initiator)
+				loop_timer_arm(c->sync_timer, 0);
+			uplink_kick(c);
+			break;
+		}
+		if (f.u.hello.role != c->peer_role) {
+			conn_close(c, "peer changed its role");
+			return 0;
+		}
 		if (c->sync_initiator)
 			conn_poke(c);
+		break;
+	case FRAME_OFFER:
+		uplink_on_offer(c, &f);
+		break;
+	case FRAME_TAKE:
+		uplink_on_take(c, &f);
 		break;
 	case FRAME_SYNC:
 		if (c->sync_rx_len + f.u.sync.len > SYNC_MSG_MAX) {
@@ -580,9 +613,7 @@ static void conn_established(struct conn *c)
 		conn_close(other, "duplicate link to the same peer");
 	}
 	c->sync_initiator = memcmp(me, c->peer, MU_KEY_BYTES) < 0;
-	send_hello(c);
-	if (c->sync_initiator)
-		loop_timer_arm(c->sync_timer, 0);
+	send_hello(c); /* the first round starts on the peer's HELLO */
 }
 
 static void conn_deadline(void *user)
@@ -609,6 +640,7 @@ void conn_destroy(struct conn *c)
 		node_sync_ended(c->n);
 	}
 	free(c->sync_rx);
+	uplink_free(c);
 	outq_free(&c->oq);
 	free(c);
 }

@@ -1,6 +1,7 @@
 #include "frames.h"
 
 #include "err.h"
+#include "keyset.h"
 
 #define FRAME_PROTOCOL_VERSION 1
 
@@ -43,6 +44,41 @@ void frame_bundle(struct wr *wr, uint8_t hops, const uint8_t *enc, size_t len)
 	wr_u8(wr, FRAME_BUNDLE);
 	wr_u8(wr, hops);
 	wr_bytes(wr, enc, len);
+}
+
+void frame_offer(struct wr *wr, uint32_t seq, const uint8_t *keys, uint16_t count)
+{
+	if (count == 0 || count > FRAME_KEYS_MAX) {
+		wr->err = wr->err ? wr->err : MU_E_FORMAT;
+		return;
+	}
+	wr_u8(wr, FRAME_OFFER);
+	wr_u32(wr, seq);
+	wr_u16(wr, count);
+	wr_bytes(wr, keys, (size_t)count * KEYSET_KEY_WIRE);
+}
+
+void frame_take(struct wr *wr, uint32_t seq, const uint8_t *bits, uint16_t count)
+{
+	if (count == 0 || count > FRAME_KEYS_MAX) {
+		wr->err = wr->err ? wr->err : MU_E_FORMAT;
+		return;
+	}
+	wr_u8(wr, FRAME_TAKE);
+	wr_u32(wr, seq);
+	wr_u16(wr, count);
+	wr_bytes(wr, bits, FRAME_TAKE_BYTES(count));
+}
+
+/* TAKE's bitmap: bits past count must be zero, so one meaning has one
+ * encoding. */
+static int take_bits_check(const uint8_t *bits, uint16_t count)
+{
+	unsigned used = count % 8;
+
+	if (used && (bits[FRAME_TAKE_BYTES(count) - 1] >> used))
+		return MU_E_FORMAT;
+	return 0;
 }
 
 int frame_decode(struct frame *f, const uint8_t *p, size_t len)
@@ -91,6 +127,19 @@ int frame_decode(struct frame *f, const uint8_t *p, size_t len)
 		if (!ret) {
 			f->u.bundle.len = rd.len;
 			ret = rd_slice(&rd, rd.len, &f->u.bundle.enc);
+		}
+		break;
+	case FRAME_OFFER:
+	case FRAME_TAKE:
+		ret = rd_u32(&rd, &f->u.up.seq) || rd_u16(&rd, &f->u.up.count) ? MU_E_FORMAT : 0;
+		if (!ret && (f->u.up.count == 0 || f->u.up.count > FRAME_KEYS_MAX))
+			ret = MU_E_FORMAT;
+		if (!ret && f->type == FRAME_OFFER)
+			ret = rd_slice(&rd, (size_t)f->u.up.count * KEYSET_KEY_WIRE, &f->u.up.keys);
+		if (!ret && f->type == FRAME_TAKE) {
+			ret = rd_slice(&rd, FRAME_TAKE_BYTES(f->u.up.count), &f->u.up.bits);
+			if (!ret)
+				ret = take_bits_check(f->u.up.bits, f->u.up.count);
 		}
 		break;
 	default:

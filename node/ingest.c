@@ -67,8 +67,15 @@ int ingest_open(struct node *n)
 
 	for (size_t i = 0; i < sizeof(rate_keys) / sizeof(rate_keys[0]); i++) {
 		const struct rate_key *k = &rate_keys[i];
+		/* A hospital is where every scene's backlog ends: a field node
+		 * that reconnects after hours brings thousands of one crew's
+		 * bundles at once, and a refused one waits UPLINK_RETELL_MS to
+		 * be told again. Its store quota bounds a flood; per-sender
+		 * rates are off unless configured. */
+		bool rate = strstr(k->key, "_per_s") != NULL;
+		uint64_t def = n->role == NODE_HOSPITAL && rate ? 0 : k->def;
 
-		if (config_u64(n->cfg, "node", k->key, k->def, k->min, 1ull << 40,
+		if (config_u64(n->cfg, "node", k->key, def, k->min, 1ull << 40,
 			       (uint64_t *)((char *)&conf + k->off)))
 			return MU_E_CONFIG;
 	}
@@ -148,11 +155,37 @@ static void apply_revocation(struct node *n, const uint8_t key[static MU_KEY_BYT
 	}
 }
 
+/* Over an uplink (uplink.c) the sync machine sees credentials and
+ * revocations only. The hospital sends those and its own custody receipts
+ * at once, and tells field nodes about other arrivals (its relay ring); a
+ * field node offers urgent bundles at once and tells the hospital about
+ * the rest in its next OFFER. */
+static void route_uplink(struct node *n, struct conn *c, const struct fresh *f)
+{
+	bool ctl = f->kind == BK_CREDENTIAL || f->kind == BK_REVOCATION;
+
+	if (n->role == NODE_HOSPITAL) {
+		if (ctl || (f->kind == BK_RECEIPT && !f->from))
+			conn_offer(c, f->id);
+		else
+			uplink_poke(c); /* the relay ring has a new arrival */
+		return;
+	}
+	if (ctl || f->prio <= PRIO_URGENT)
+		conn_offer(c, f->id);
+	else
+		uplink_poke(c);
+}
+
 static void route(struct node *n, const struct fresh *f)
 {
 	for (struct conn *c = n->conns; c; c = c->next) {
 		if (c == f->from || c->st != CONN_UP)
 			continue;
+		if (conn_is_uplink(c)) {
+			route_uplink(n, c, f);
+			continue;
+		}
 		if (f->prio <= PRIO_URGENT)
 			conn_offer(c, f->id);
 		else
@@ -180,7 +213,8 @@ int node_commit(struct node *n)
 	for (size_t i = 0; i < count; i++) {
 		struct fresh *f = &n->fresh[i];
 
-		node_keyset_add(n, f->created, f->id);
+		node_keyset_add(n, f->created, f->id, f->kind);
+		relay_note(n, f);
 		route(n, f);
 		node_stored(n, f);
 	}

@@ -64,64 +64,89 @@ struct verify_ctx node_verify_ctx(struct node *n)
  * keyset (n->keys_building holds it meanwhile). */
 #define KEYSET_BUILD_STEP 1024
 
+/* Credentials and revocations: the keys an uplink session reconciles
+ * (docs/sync.md "Uplink"); they are few, and every node needs them. */
+static bool kind_ctl(uint8_t kind)
+{
+	return kind == BK_CREDENTIAL || kind == BK_REVOCATION;
+}
+
 struct keyset_fill {
-	struct keyset *ks;
+	struct node *n;
+	struct keyset *ks, *ctl;
 	size_t left;
 };
 
-static int keyset_fill_one(void *ctx, uint64_t created, const uint8_t id[static BUNDLE_ID_BYTES])
+static int keyset_fill_one(void *ctx, uint64_t created, const uint8_t id[static BUNDLE_ID_BYTES], uint8_t kind)
 {
 	struct keyset_fill *f = ctx;
+	struct store_info info;
 	int ret = keyset_add(f->ks, created, id); /* in order: an append */
 
 	if (ret && ret != MU_E_EXISTS)
 		return ret;
+	/* A row from before kinds were indexed: the record says (a tombstone
+	 * is a message, never a credential). */
+	if (!kind && !store_peek(f->n->store, id, &info))
+		kind = info.kind;
+	if (kind_ctl(kind)) {
+		ret = keyset_add(f->ctl, created, id);
+		if (ret && ret != MU_E_EXISTS)
+			return ret;
+	}
 	return --f->left ? 0 : 1;
 }
 
 /* Adds up to max keys of the by_time index that follow the last key of ks
  * (ks only ever grows by this walk, so its last key is where the walk
- * stopped). 1 if more may follow, 0 at the end of the index, <0 on error. */
-static int keyset_fill(struct node *n, struct keyset *ks, size_t max)
+ * stopped), and the credential and revocation keys among them to ctl. 1 if
+ * more may follow, 0 at the end of the index, <0 on error. */
+static int keyset_fill(struct node *n, struct keyset *ks, struct keyset *ctl, size_t max)
 {
 	size_t c = keyset_count(ks);
 	const struct sync_key *last = c ? keyset_at(ks, c - 1) : NULL;
-	struct keyset_fill f = { .ks = ks, .left = max };
+	struct keyset_fill f = { .n = n, .ks = ks, .ctl = ctl, .left = max };
 
-	return store_scan_time(n->store, last ? last->created : 0, last ? last->id : NULL, keyset_fill_one, &f);
+	return store_scan_keys(n->store, last ? last->created : 0, last ? last->id : NULL, keyset_fill_one, &f);
 }
 
-/* An empty keyset with room for every key the store holds. */
-static int keyset_sized(struct node *n, struct keyset **out)
+/* Empty keysets, the first with room for every key the store holds. */
+static int keyset_sized(struct node *n, struct keyset **out, struct keyset **ctl)
 {
 	struct store_stat st;
 	int ret = store_stat(n->store, &st);
 
-	*out = NULL;
+	*out = *ctl = NULL;
 	if (!ret)
 		ret = keyset_new(out);
+	if (!ret)
+		ret = keyset_new(ctl);
 	if (!ret)
 		ret = keyset_reserve(*out, (size_t)(st.count + st.tombstones));
 	if (ret) {
 		keyset_free(*out);
-		*out = NULL;
+		keyset_free(*ctl);
+		*out = *ctl = NULL;
 	}
 	return ret;
 }
 
 static int keyset_reload(struct node *n)
 {
-	struct keyset *ks = NULL;
-	int ret = keyset_sized(n, &ks);
+	struct keyset *ks = NULL, *ctl = NULL;
+	int ret = keyset_sized(n, &ks, &ctl);
 
 	if (!ret)
-		ret = keyset_fill(n, ks, SIZE_MAX);
+		ret = keyset_fill(n, ks, ctl, SIZE_MAX);
 	if (ret) {
 		keyset_free(ks);
+		keyset_free(ctl);
 		return ret;
 	}
 	keyset_free(n->keys);
+	keyset_free(n->keys_ctl);
 	n->keys = ks;
+	n->keys_ctl = ctl;
 	return 0;
 }
 
@@ -131,13 +156,15 @@ static void keyset_apply_pending(struct node *n);
  * <0 on a store error. */
 static int keyset_build_step(struct node *n, size_t max)
 {
-	int ret = keyset_fill(n, n->keys_building, max);
+	int ret = keyset_fill(n, n->keys_building, n->keys_ctl_building, max);
 
 	if (ret)
 		return ret;
 	n->keys = n->keys_building;
-	n->keys_building = NULL;
-	log_debug(SUB_SYNC, "sync index built: %zu keys", keyset_count(n->keys));
+	n->keys_ctl = n->keys_ctl_building;
+	n->keys_building = n->keys_ctl_building = NULL;
+	log_debug(SUB_SYNC, "sync index built: %zu keys (%zu credentials and revocations)", keyset_count(n->keys),
+		  keyset_count(n->keys_ctl));
 	keyset_apply_pending(n);
 	return 0;
 }
@@ -149,8 +176,16 @@ static void keyset_build_failed(struct node *n, int ret)
 {
 	log_err(SUB_SYNC, "cannot build the sync index from the store: %s", mu_strerror(ret));
 	n->keys = n->keys_building;
-	n->keys_building = NULL;
+	n->keys_ctl = n->keys_ctl_building;
+	n->keys_building = n->keys_ctl_building = NULL;
 	loop_quit(n->loop, ret);
+}
+
+static void keyset_add_now(struct node *n, const struct sync_key *k, uint8_t kind)
+{
+	keyset_add(n->keys, k->created, k->id);
+	if (kind_ctl(kind))
+		keyset_add(n->keys_ctl, k->created, k->id);
 }
 
 static void keyset_apply_pending(struct node *n)
@@ -165,16 +200,18 @@ static void keyset_apply_pending(struct node *n)
 		return;
 	}
 	for (size_t i = 0; i < n->keys_pending_n; i++)
-		keyset_add(n->keys, n->keys_pending_add[i].created, n->keys_pending_add[i].id);
+		keyset_add_now(n, &n->keys_pending_add[i].k, n->keys_pending_add[i].kind);
 	n->keys_pending_n = 0;
 }
 
-void node_keyset_add(struct node *n, uint64_t created, const uint8_t id[static BUNDLE_ID_BYTES])
+void node_keyset_add(struct node *n, uint64_t created, const uint8_t id[static BUNDLE_ID_BYTES], uint8_t kind)
 {
-	struct sync_key *v;
+	struct key_pending *v;
+	struct sync_key k = { .created = created };
 
+	memcpy(k.id, id, BUNDLE_ID_BYTES);
 	if (!n->syncs_active && !n->keys_building) {
-		keyset_add(n->keys, created, id);
+		keyset_add_now(n, &k, kind);
 		return;
 	}
 	v = mu_grow(n->keys_pending_add, &n->keys_pending_cap, n->keys_pending_n, sizeof(*v), 256);
@@ -183,8 +220,8 @@ void node_keyset_add(struct node *n, uint64_t created, const uint8_t id[static B
 		return;
 	}
 	n->keys_pending_add = v;
-	n->keys_pending_add[n->keys_pending_n].created = created;
-	memcpy(n->keys_pending_add[n->keys_pending_n].id, id, BUNDLE_ID_BYTES);
+	n->keys_pending_add[n->keys_pending_n].k = k;
+	n->keys_pending_add[n->keys_pending_n].kind = kind;
 	n->keys_pending_n++;
 }
 
@@ -620,7 +657,7 @@ static int node_open_store(struct node *n)
 		log_err(SUB_STORE, "cannot open the store in %s: %s", dir, mu_strerror(ret));
 	free(dir);
 	if (!ret)
-		ret = keyset_sized(n, &n->keys_building); /* built after start: purge_tick */
+		ret = keyset_sized(n, &n->keys_building, &n->keys_ctl_building); /* built after start: purge_tick */
 	return ret;
 }
 
@@ -716,6 +753,8 @@ int node_open(struct node **out, struct loop *loop, struct config *cfg)
 		ret = ingest_open(n);
 	if (!ret)
 		ret = custody_open(n);
+	if (!ret)
+		ret = relay_open(n);
 	if (!ret && mkdir(n->data_dir, 0700) && errno != EEXIST)
 		ret = -errno;
 	if (!ret)
@@ -784,10 +823,13 @@ void node_close(struct node *n)
 	loop_timer_free(n->commit_timer);
 	loop_timer_free(n->purge_timer);
 	ingest_close(n);
+	relay_close(n);
 	custody_close(n);
 	keyset_free(n->keys);
+	keyset_free(n->keys_ctl);
 	keyset_free(n->keys_building);
-	n->keys_building = NULL;
+	keyset_free(n->keys_ctl_building);
+	n->keys_building = n->keys_ctl_building = NULL;
 	free(n->keys_pending_add);
 	free(n->fresh);
 	identity_free(n->id);

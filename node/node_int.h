@@ -79,14 +79,61 @@ struct conn {
 	uint64_t bundles_in, bundles_out;
 	struct outq oq;
 	bool oq_full_logged; /* "send queue full" logged; reset when it half empties */
+	bool hello_seen;     /* the peer's HELLO arrived: peer_role is known */
+	struct uplink *up;   /* field side of an uplink session (uplink.c) */
+	uint64_t up_answered; /* hospital side: keys answered in TAKEs */
 	struct conn *next;
 };
 
 struct route_watch;
 
+/* uplink.c (docs/sync.md "Uplink"): a session between a field node and a
+ * hospital. conn_is_uplink: the peer's HELLO is in and exactly one side is
+ * a hospital. uplink_new: the field side's state (nothing on a hospital;
+ * -ENOMEM); uplink_free: NULL-safe. uplink_kick: tell more keys if the
+ * window allows; uplink_poke: keys may have arrived, walk again.
+ * uplink_on_offer (hospital) / uplink_on_take (field) handle the frames and
+ * close the conn on a protocol error. */
+#define UPLINK_WINDOW    8                /* OFFERs unanswered at most */
+#define RELAY_WINDOW_MS_DEFAULT 3600000   /* config: [node] relay_window_ms (hospital) */
+#define RELAY_MAX_DEFAULT       20000     /* config: [node] relay_max */
+#define RELAY_MAX_MAX           1000000
+#define UPLINK_RETELL_MS (10 * 60 * 1000) /* tell every key again after this */
+struct uplink;
+struct uplink_stats {
+	uint64_t offers, keys, taken;
+	uint64_t bytes; /* OFFER and TAKE frames (type byte and body) */
+	uint64_t round_trips, passes;
+};
+struct conn;
+struct frame;
+bool conn_is_uplink(const struct conn *c);
+int uplink_new(struct conn *c);
+void uplink_free(struct conn *c);
+void uplink_kick(struct conn *c);
+void uplink_poke(struct conn *c);
+void uplink_on_offer(struct conn *c, const struct frame *f);
+void uplink_on_take(struct conn *c, const struct frame *f);
+void uplink_get_stats(const struct conn *c, struct uplink_stats *st);
+/* The hospital's relay ring: relay_open reads [node] relay_window_ms and
+ * relay_max (MU_E_CONFIG, -ENOMEM; no ring on a field node or with a
+ * window of 0); relay_note records a committed bundle; relay_close is
+ * NULL-safe. */
+struct relay_ring;
+struct fresh;
+int relay_open(struct node *n);
+void relay_close(struct node *n);
+void relay_note(struct node *n, const struct fresh *f);
+
 struct driver_slot {
 	const struct link_ops *ops;
 	struct link_driver *drv;
+};
+
+/* A key waiting to join the keysets while a sync reads them. */
+struct key_pending {
+	struct sync_key k;
+	uint8_t kind;
 };
 
 /* A bundle stored in the current turn, acted on after the commit. */
@@ -117,9 +164,12 @@ struct node {
 
 	struct store *store;
 	struct keyset *keys;
+	struct relay_ring *relay;     /* hospital: recent arrivals told to field nodes (uplink.c) */
+	struct keyset *keys_ctl;      /* the credential and revocation keys of keys (uplink sync) */
 	struct keyset *keys_building; /* filled step by step after start; becomes keys */
+	struct keyset *keys_ctl_building;
 	unsigned syncs_active;   /* keyset changes wait while > 0 */
-	struct sync_key *keys_pending_add;
+	struct key_pending *keys_pending_add;
 	size_t keys_pending_n, keys_pending_cap;
 	bool keys_reload; /* rebuild the keyset from the store when idle */
 
@@ -161,7 +211,7 @@ struct node {
 
 /* node.c */
 struct verify_ctx node_verify_ctx(struct node *n);
-void node_keyset_add(struct node *n, uint64_t created, const uint8_t id[static BUNDLE_ID_BYTES]);
+void node_keyset_add(struct node *n, uint64_t created, const uint8_t id[static BUNDLE_ID_BYTES], uint8_t kind);
 void node_sync_started(struct node *n);
 void node_sync_ended(struct node *n);
 /* A session is up over an outbound link to addr: if addr is a static peer,
@@ -194,6 +244,9 @@ void conn_destroy(struct conn *c);
 void conn_offer(struct conn *c, const uint8_t id[static BUNDLE_ID_BYTES]);
 /* Something new is stored that c may lack: sync soon. */
 void conn_poke(struct conn *c);
+/* Sends one peer frame built in fw (wr_finish'd here). 0, or the error
+ * that closed the conn. */
+int conn_send_wr(struct conn *c, struct wr *fw);
 struct conn *conn_find_peer(struct node *n, const uint8_t key[static MU_KEY_BYTES]);
 const char *conn_state_name(const struct conn *c);
 
@@ -306,5 +359,16 @@ int control_archive(struct node *n, const struct ctl_req *req, struct ctl_reply 
  * committed first, so a reader sees every bundle stored so far. */
 struct archive;
 struct archive *hospital_archive(struct node *n);
+/* Uplink (node/uplink.c): a field node offers keys the hospital already
+ * holds. hospital_receipt_cursor: the audit seq up to which custody
+ * receipts are issued (MU_E_NOTFOUND without an archive).
+ * hospital_receipted: 1 (and the item's expiry) if id is archived and
+ * already listed in a receipt, else 0. hospital_receipt_again seals and
+ * stores a new receipt for cnt (1..RECEIPT_IDS_MAX) such ids, without
+ * moving the cursor (a field node that missed the first one). */
+int hospital_receipt_cursor(struct node *n, uint64_t *cursor);
+int hospital_receipted(struct node *n, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t cursor,
+		       uint64_t *expires);
+int hospital_receipt_again(struct node *n, const uint8_t (*ids)[BUNDLE_ID_BYTES], size_t cnt, uint64_t expires);
 
 #endif

@@ -418,6 +418,20 @@ static int put_index(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t n)
 	return rc ? LMDB_FAIL("index put", rc) : 0;
 }
 
+/* by_time rows carry the bundle's kind (one byte) as their value, so the
+ * keyset build can tell credentials and revocations apart without reading
+ * records (node.c: the uplink's control keyset). Rows written before that
+ * have an empty value (store_scan_keys passes kind 0). */
+static int put_time_row(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t n, uint8_t kind)
+{
+	MDB_val k = val(key, n), d = val(&kind, 1);
+	int rc = mdb_put(txn, dbi, &k, &d, MDB_NOOVERWRITE);
+
+	if (rc == MDB_KEYEXIST)
+		return CORRUPT("index row already present");
+	return rc ? LMDB_FAIL("index put", rc) : 0;
+}
+
 /* Every write runs in a child of the batch so a failure (including
  * MDB_MAP_FULL) undoes only that call and the batch stays usable. */
 static int child_begin(struct store_txn *t, MDB_txn **child)
@@ -522,7 +536,7 @@ static int put_bundle_index(struct store *s, MDB_txn *txn, const struct bundle *
 	int rc;
 
 	time_key(tk, b->created, b->id);
-	rc = put_index(txn, s->by_time, tk, sizeof(tk));
+	rc = put_time_row(txn, s->by_time, tk, sizeof(tk), b->kind);
 	if (rc)
 		return rc;
 	time_key(tk, b->expires, b->id);
@@ -1275,13 +1289,14 @@ out:
 struct scan_row {
 	uint64_t t;
 	uint8_t id[BUNDLE_ID_BYTES];
+	uint8_t kind; /* by_time's value; 0 if none */
 };
 
 /* Walks an index whose keys are prefix_len bytes, a be64, then an id. Rows
  * are copied out SCAN_CHUNK at a time and fn runs with no transaction of
  * ours open, so fn may call any store function. */
 static int scan_index(struct store *s, MDB_dbi dbi, size_t prefix_len, const uint8_t *start, store_scan_fn fn,
-		      void *ctx)
+		      store_key_fn kfn, void *ctx)
 {
 	size_t key_len = prefix_len + 8 + BUNDLE_ID_BYTES;
 	uint8_t from[RANK_KEY_BYTES];
@@ -1317,6 +1332,7 @@ static int scan_index(struct store *s, MDB_dbi dbi, size_t prefix_len, const uin
 			}
 			rows[n].t = get_be64(kp + prefix_len);
 			memcpy(rows[n].id, kp + prefix_len + 8, BUNDLE_ID_BYTES);
+			rows[n].kind = d.mv_size == 1 ? *(const uint8_t *)d.mv_data : 0;
 			memcpy(from, kp, key_len);
 			n++;
 			rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
@@ -1333,7 +1349,7 @@ static int scan_index(struct store *s, MDB_dbi dbi, size_t prefix_len, const uin
 		if (rc)
 			return rc;
 		for (size_t i = 0; i < n; i++) {
-			rc = fn(ctx, rows[i].t, rows[i].id);
+			rc = kfn ? kfn(ctx, rows[i].t, rows[i].id, rows[i].kind) : fn(ctx, rows[i].t, rows[i].id);
 			if (rc)
 				return rc;
 		}
@@ -1349,21 +1365,30 @@ int store_scan_time(struct store *s, uint64_t from_created, const uint8_t *from_
 	uint8_t k[TIME_KEY_BYTES];
 
 	time_key(k, from_created, from_id ? from_id : zero);
-	return scan_index(s, s->by_time, 0, k, fn, ctx);
+	return scan_index(s, s->by_time, 0, k, fn, NULL, ctx);
+}
+
+int store_scan_keys(struct store *s, uint64_t from_created, const uint8_t *from_id, store_key_fn fn, void *ctx)
+{
+	static const uint8_t zero[BUNDLE_ID_BYTES];
+	uint8_t k[TIME_KEY_BYTES];
+
+	time_key(k, from_created, from_id ? from_id : zero);
+	return scan_index(s, s->by_time, 0, k, NULL, fn, ctx);
 }
 
 int store_scan_expiry(struct store *s, store_scan_fn fn, void *ctx)
 {
 	uint8_t k[TIME_KEY_BYTES] = {0};
 
-	return scan_index(s, s->by_expiry, 0, k, fn, ctx);
+	return scan_index(s, s->by_expiry, 0, k, fn, NULL, ctx);
 }
 
 int store_scan_evict(struct store *s, store_scan_fn fn, void *ctx)
 {
 	uint8_t k[RANK_KEY_BYTES] = {0};
 
-	return scan_index(s, s->by_rank, 1, k, fn, ctx);
+	return scan_index(s, s->by_rank, 1, k, fn, NULL, ctx);
 }
 
 int store_scan_creds(struct store *s, store_cred_fn fn, void *ctx)

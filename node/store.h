@@ -200,6 +200,10 @@ int store_purge_expired(struct store *s, uint64_t now, uint64_t *removed);
 typedef int (*store_scan_fn)(void *ctx, uint64_t created, const uint8_t id[static BUNDLE_ID_BYTES]);
 int store_scan_time(struct store *s, uint64_t from_created, const uint8_t *from_id, store_scan_fn fn,
 		    void *ctx);
+/* store_scan_time with each bundle's kind (enum bundle_kind) as well;
+ * kind 0 for a row written by a build before 2026-11 (read the record). */
+typedef int (*store_key_fn)(void *ctx, uint64_t created, const uint8_t id[static BUNDLE_ID_BYTES], uint8_t kind);
+int store_scan_keys(struct store *s, uint64_t from_created, const uint8_t *from_id, store_key_fn fn, void *ctx);
 /* For tests and diagnostics, same contract as store_scan_time:
  * store_scan_expiry passes (expires, id) in expiry order (every bundle);
  * store_scan_evict passes (created, id) in eviction order (content bundles

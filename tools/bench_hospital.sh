@@ -8,7 +8,7 @@
 # share of the field's messages, the newest). Quick run: --hospital-n 200000.
 #
 # The fill (mu-bench-fill --hospital, not timed) is cached under
-# ${MU_BENCH_HOSPITAL_DIR:-/var/tmp/muster-bench-hospital}/hN-fM-lPCT-p200/
+# ${MU_BENCH_HOSPITAL_DIR:-/var/tmp/muster-bench-hospital}/hN-fM-lPCT-p201/
 # and reused while younger than 15 days (its bundles live 20); it is made in
 # a .partial directory and renamed when complete, so an interrupted fill is
 # started again, never used. Each run copies the stores out of the cache.
@@ -26,8 +26,12 @@
 #   sync_bytes        sync messages, both directions, as the sync engine
 #                     counts them (docs/sync.md "Round trips, defined"), summed
 #                     over the sessions the field node finished by then (its
-#                     "sync with .. done" debug lines)
-#   sync_round_trips  the same sessions' messages, ceil(msgs / 2) per session
+#                     "sync with .. done" debug lines), plus the uplink's OFFER
+#                     and TAKE frames (its "uplink to .. told" lines)
+#   sync_round_trips  the same sessions' messages, ceil(msgs / 2) per session,
+#                     plus the uplink's windows of OFFERs (docs/sync.md "Uplink")
+#   uplink_keys_told  keys the field node told the hospital; uplink_bytes
+#                     their OFFER and TAKE frames (part of sync_bytes)
 #   sync_sessions     those sessions; key_lists = how many fell back to lists
 #   link_bytes        the field's TCP driver byte counters, in + out
 #                     (everything on the wire above TCP: framing, session
@@ -73,7 +77,7 @@ say() { printf '  %s\n' "$*" >&2; }
 
 # ---- the cached fill ----
 cache_root=${MU_BENCH_HOSPITAL_DIR:-/var/tmp/muster-bench-hospital}
-cache=$cache_root/h$hn-f$fm-l$lack-p200
+cache=$cache_root/h$hn-f$fm-l$lack-p201
 mkdir -p "$cache_root"
 if [ -d "$cache" ] && [ -z "$(find "$cache" -maxdepth 0 -mtime -15)" ]; then
 	say "cached fill $cache is 15 days old or more: filling again"
@@ -240,8 +244,15 @@ run() {
 	read -r sess sb _ rt lists < <(sed -n 's/.*sync with [0-9a-f]* done: \([0-9]*\)+\([0-9]*\) bytes, \([0-9]*\) messages\(.*\)/\1 \2 \3 \4/p' \
 		"$tmp/field.log" | awk '{ s++; b += $1 + $2; m += $3; r += int(($3 + 1) / 2); l += ($4 != "") }
 			END { printf "%d %d %d %d %d\n", s, b, m, r, l }')
+	# "uplink to KEY told: K keys in O offers, T taken, B bytes, R round trips"
+	local uk ub ur
+	read -r uk ub ur < <(sed -n 's/.*uplink to [0-9a-f]* told: \([0-9]*\) keys in [0-9]* offers, [0-9]* taken, \([0-9]*\) bytes, \([0-9]*\) round trips.*/\1 \2 \3/p' \
+		"$tmp/field.log" | awk '{ k += $1; b += $2; r += $3 } END { printf "%d %d %d\n", k, b, r }')
+	sb=$((sb + ub))
+	rt=$((rt + ur))
 	echo "$label hospital_bundles=$hb field_bundles=$fm" \
 		"hospital_lacked=$want sync_bytes=$sb sync_round_trips=$rt sync_sessions=$sess key_lists=$lists" \
+		"uplink_keys_told=$uk uplink_bytes=$ub" \
 		"link_bytes=$lb transfer_bytes=$((lb - sb)) wall_s_to_synced=$(secs "$t0" "$t_sync")" \
 		"wall_s_to_archived=$(secs "$t0" "$t_arch") field_received=$fr hospital_ready_s=$h_ready"
 	stop field

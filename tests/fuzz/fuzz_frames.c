@@ -21,6 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case FRAME_WANT:
 	case FRAME_GONE: frame_ids(&wr, f.type, f.u.ids.ids, f.u.ids.count); break;
 	case FRAME_BUNDLE: frame_bundle(&wr, f.u.bundle.hops, f.u.bundle.enc, f.u.bundle.len); break;
+	case FRAME_OFFER: frame_offer(&wr, f.u.up.seq, f.u.up.keys, f.u.up.count); break;
+	case FRAME_TAKE: frame_take(&wr, f.u.up.seq, f.u.up.bits, f.u.up.count); break;
 	}
 	if (wr_finish(&wr) != (int)size || memcmp(out, data, size))
 		abort();

@@ -76,7 +76,60 @@ static void test_reject(void)
 	CHECK_RET(frame_decode(&f, buf, (size_t)n), MU_E_FORMAT);
 }
 
+/* OFFER and TAKE (the uplink): round trip at the cap, every truncation,
+ * counts 0 and over the cap, a TAKE with a bit past its count. */
+static void test_uplink(void)
+{
+	static uint8_t keys[FRAME_KEYS_MAX * 40];
+	uint8_t bits[FRAME_TAKE_BYTES(FRAME_KEYS_MAX)];
+	struct wr wr = wr_make(buf, sizeof(buf));
+	struct frame f;
+	int n;
+
+	randombytes_buf(keys, sizeof(keys));
+	frame_offer(&wr, 0xfeedf00d, keys, FRAME_KEYS_MAX);
+	n = CHECK_LEN(wr_finish(&wr));
+	CHECK(n == 1 + 4 + 2 + FRAME_KEYS_MAX * 40 && n <= FRAME_SYNC_CHUNK + 16);
+	CHECK_OK(frame_decode(&f, buf, (size_t)n));
+	CHECK(f.type == FRAME_OFFER && f.u.up.seq == 0xfeedf00d && f.u.up.count == FRAME_KEYS_MAX);
+	CHECK(!memcmp(f.u.up.keys, keys, sizeof(keys)));
+	for (int i = 0; i < n; i += 37)
+		CHECK(frame_decode(&f, buf, (size_t)i) != 0);
+	CHECK(frame_decode(&f, buf, (size_t)n - 1) != 0);
+	buf[n] = 0;
+	CHECK_RET(frame_decode(&f, buf, (size_t)n + 1), MU_E_FORMAT);
+	buf[5] = (FRAME_KEYS_MAX + 1) >> 8, buf[6] = (FRAME_KEYS_MAX + 1) & 0xff;
+	CHECK(frame_decode(&f, buf, (size_t)n + 40) == MU_E_FORMAT);
+	wr = wr_make(buf, sizeof(buf));
+	frame_offer(&wr, 1, keys, 0);
+	CHECK_RET(wr_finish(&wr), MU_E_FORMAT);
+	wr = wr_make(buf, sizeof(buf));
+	frame_offer(&wr, 1, keys, FRAME_KEYS_MAX + 1);
+	CHECK_RET(wr_finish(&wr), MU_E_FORMAT);
+
+	/* 10 keys: two bytes, bits 0 and 9 set. */
+	memset(bits, 0, sizeof(bits));
+	bits[0] = 0x01, bits[1] = 0x02;
+	wr = wr_make(buf, sizeof(buf));
+	frame_take(&wr, 7, bits, 10);
+	n = CHECK_LEN(wr_finish(&wr));
+	CHECK(n == 1 + 4 + 2 + 2);
+	CHECK_OK(frame_decode(&f, buf, (size_t)n));
+	CHECK(f.type == FRAME_TAKE && f.u.up.seq == 7 && f.u.up.count == 10);
+	CHECK(f.u.up.bits[0] == 0x01 && f.u.up.bits[1] == 0x02);
+	for (int i = 0; i < n; i++)
+		CHECK(frame_decode(&f, buf, (size_t)i) != 0);
+	buf[n - 1] = 0x04; /* bit 10: past the count */
+	CHECK_RET(frame_decode(&f, buf, (size_t)n), MU_E_FORMAT);
+	buf[n - 1] = 0x03; /* bits 8 and 9: fine */
+	CHECK_OK(frame_decode(&f, buf, (size_t)n));
+	wr = wr_make(buf, sizeof(buf));
+	frame_take(&wr, 7, bits, 0);
+	CHECK_RET(wr_finish(&wr), MU_E_FORMAT);
+}
+
 static const struct test tests[] = {
+	{ "/frames/uplink", test_uplink },
 	{ "/frames/roundtrip", test_roundtrip },
 	{ "/frames/reject", test_reject },
 };
