@@ -147,8 +147,18 @@ static int ctl_peers(struct node *n, const struct ctl_req *req, struct ctl_reply
 					 conn_state_name(c), c->inbound ? "true" : "false");
 			control_json_str(r, c->lk->peer.text);
 			ctl_reply_printf(r, ",\"driver\":\"%s\",\"bundles_in\":%" PRIu64 ",\"bundles_out\":%" PRIu64
-					    ",\"syncs\":%" PRIu64 ",\"queued\":%zu}",
+					    ",\"syncs\":%" PRIu64 ",\"queued\":%zu",
 					 c->lk->ops->name, c->bundles_in, c->bundles_out, c->syncs_done, c->oq.n);
+			if (conn_is_uplink(c)) {
+				struct uplink_stats us;
+
+				uplink_get_stats(c, &us);
+				ctl_reply_printf(r,
+						 ",\"uplink\":{\"keys_told\":%" PRIu64 ",\"keys_taken\":%" PRIu64
+						 ",\"offers\":%" PRIu64 ",\"keys_answered\":%" PRIu64 "}",
+						 us.keys, us.taken, us.offers, c->up_answered);
+			}
+			ctl_reply_printf(r, "}");
 		} else {
 			ctl_reply_printf(r, "%-16s %-24.24s %-10s %-9s %-3s %-44.44s %7" PRIu64 " %7" PRIu64 " %6" PRIu64 "\n",
 					 k, name, role, conn_state_name(c), c->inbound ? "in" : "out", c->lk->peer.text,

@@ -175,7 +175,18 @@ void uplink_free(struct conn *c)
 
 void uplink_get_stats(const struct conn *c, struct uplink_stats *st)
 {
-	*st = c->up ? c->up->total : (struct uplink_stats){ 0 };
+	const struct uplink *up = c->up;
+
+	*st = (struct uplink_stats){ 0 };
+	if (!up)
+		return;
+	/* Finished passes and the one under way. */
+	st->offers = up->total.offers + up->pass.offers;
+	st->keys = up->total.keys + up->pass.keys;
+	st->taken = up->total.taken + up->pass.taken;
+	st->bytes = up->total.bytes + up->pass.bytes;
+	st->round_trips = up->total.round_trips;
+	st->passes = up->total.passes;
 }
 
 /* ---- telling ---- */

@@ -92,6 +92,10 @@ say "b: $line"
 told=${BASH_REMATCH[1]} taken=${BASH_REMATCH[2]}
 [ "$told" -ge $BACK ] && [ "$told" -le $((2 * BACK)) ] || fail "b told $told keys, it holds $BACK messages"
 [ "$taken" -ge $BACK ] && [ "$taken" -le "$told" ] || fail "h took $taken of b's $told keys"
+up=$(mu b peers --json | jq -c '.[] | select(.role == "hospital") | .uplink')
+[ "$(jq -r .keys_told <<<"$up")" -eq "$told" ] || fail "muster peers on b: uplink $up, told $told"
+[ "$(mu h peers --json | jq -r '[.[] | select(.role == "field") | .uplink.keys_answered] | add')" -ge "$told" ] ||
+	fail "muster peers on h: $(mu h peers --json)"
 got=$(($(status_num b bundles_received) - recv_b))
 # a's and h's user credentials and the receipts (BACK ids: one receipt,
 # possibly split by the timer) are all b may get: not a's history.
