@@ -21,6 +21,7 @@
 #include "grow.h"
 #include "../crypto/envelope.h"
 #include "archive.h"
+#include "archive_checkpoint.h"
 #include "attach.h"
 #include "clock.h"
 #include "config.h"
@@ -653,26 +654,19 @@ static char *keyfile_path(struct node *n)
  * without this archive (as a field node, or with no archive user), or a
  * store restored from a copy, makes the start walk.
  *
- * Value of CHECKPOINT_META, big-endian: version u8 (CHECKPOINT_VERSION),
- * the archive user's signing key 32, store file dev u64, ino u64, size
- * u64, mtime s u64, ns u64, count u32 (<= CHECKPOINT_PEND_MAX), then count
- * pending attachments in h->pend order: attachment id 16, sender 32,
- * manifest id 32, expires u64, missing u32 (> 0). */
-#define CHECKPOINT_META     "hospital.clean"
-#define CHECKPOINT_VERSION  1
-#define CHECKPOINT_PEND_MAX 4096 /* more pending attachments: no checkpoint, the next start walks */
-#define CHECKPOINT_FIXED    (1 + MU_KEY_BYTES + 5 * 8 + 4)
-#define CHECKPOINT_ENTRY    (ATTACH_ID_BYTES + MU_KEY_BYTES + BUNDLE_ID_BYTES + 8 + 4)
-#define CHECKPOINT_MAX      (CHECKPOINT_FIXED + CHECKPOINT_PEND_MAX * CHECKPOINT_ENTRY)
-_Static_assert(CHECKPOINT_MAX <= ARCHIVE_META_BLOB_MAX, "checkpoint fits a meta value");
-_Static_assert(CHECKPOINT_PEND_MAX <= PENDING_ATTACH_MAX, "checkpoint cap within the pending cap");
-
-struct store_print {
-	uint64_t dev, ino, size, sec, nsec;
-};
+ * The value of CHECKPOINT_META is encoded and decoded by
+ * node/archive_checkpoint.c (its bytes: archive_checkpoint.h), pending
+ * attachments in h->pend order; here are only the decisions and the glue
+ * to the archive meta entry and h->pend. */
+#define CHECKPOINT_META "hospital.clean"
+_Static_assert(ARCHIVE_CHECKPOINT_MAX <= ARCHIVE_META_BLOB_MAX, "checkpoint fits a meta value");
+_Static_assert(ARCHIVE_CHECKPOINT_PEND_MAX <= PENDING_ATTACH_MAX,
+	       "checkpoint cap within the pending cap");
+_Static_assert(sizeof(struct archive_store_print) == 5 * sizeof(uint64_t),
+	       "no padding: store prints are compared with memcmp");
 
 /* The store's LMDB data file (node.c opens the store in data_dir/store). */
-static int store_print_get(struct node *n, struct store_print *sp)
+static int store_print_get(struct node *n, struct archive_store_print *sp)
 {
 	struct stat st;
 	char *path = NULL;
@@ -683,8 +677,8 @@ static int store_print_get(struct node *n, struct store_print *sp)
 	if (stat(path, &st))
 		ret = -errno;
 	else
-		*sp = (struct store_print){(uint64_t)st.st_dev, (uint64_t)st.st_ino, (uint64_t)st.st_size,
-					   (uint64_t)st.st_mtim.tv_sec, (uint64_t)st.st_mtim.tv_nsec};
+		*sp = (struct archive_store_print){(uint64_t)st.st_dev, (uint64_t)st.st_ino, (uint64_t)st.st_size,
+						   (uint64_t)st.st_mtim.tv_sec, (uint64_t)st.st_mtim.tv_nsec};
 	free(path);
 	return ret;
 }
@@ -693,47 +687,41 @@ static int store_print_get(struct node *n, struct store_print *sp)
 static void checkpoint_save(struct node *n)
 {
 	struct hospital *h = n->hosp;
-	struct store_print sp;
+	struct archive_checkpoint ck = {.npend = (uint32_t)h->npend};
+	struct archive_checkpoint_attach *pend = NULL;
+	size_t len = ARCHIVE_CHECKPOINT_BYTES(h->npend);
 	const char *why = NULL;
 	uint8_t *buf = NULL;
-	struct wr w;
 	int ret;
 
 	if (h->recover)
 		why = "an archive batch was lost";
 	else if (h->failed || h->walk_next)
 		why = "an archive write failed";
-	else if (h->npend > CHECKPOINT_PEND_MAX)
+	else if (h->npend > ARCHIVE_CHECKPOINT_PEND_MAX)
 		why = "too many attachments await chunks";
 	if (why) {
 		log_warn(SUB_STORE,
 			 "archive: no clean-shutdown checkpoint (%s): the next start walks the store", why);
 		return;
 	}
-	ret = store_print_get(n, &sp);
-	if (!ret && !(buf = malloc(CHECKPOINT_FIXED + h->npend * CHECKPOINT_ENTRY)))
+	memcpy(ck.user, identity_sign_pk(n->user), MU_KEY_BYTES);
+	ret = store_print_get(n, &ck.store);
+	if (!ret && (!(buf = malloc(len)) || !(pend = calloc(h->npend + 1, sizeof(*pend)))))
 		ret = -ENOMEM;
 	if (!ret) {
-		w = wr_make(buf, CHECKPOINT_FIXED + h->npend * CHECKPOINT_ENTRY);
-		wr_u8(&w, CHECKPOINT_VERSION);
-		wr_bytes(&w, identity_sign_pk(n->user), MU_KEY_BYTES);
-		wr_u64(&w, sp.dev);
-		wr_u64(&w, sp.ino);
-		wr_u64(&w, sp.size);
-		wr_u64(&w, sp.sec);
-		wr_u64(&w, sp.nsec);
-		wr_u32(&w, (uint32_t)h->npend);
 		for (size_t i = 0; i < h->npend; i++) {
-			wr_bytes(&w, h->pend[i].aid, ATTACH_ID_BYTES);
-			wr_bytes(&w, h->pend[i].sender, MU_KEY_BYTES);
-			wr_bytes(&w, h->pend[i].manifest, BUNDLE_ID_BYTES);
-			wr_u64(&w, h->pend[i].expires);
-			wr_u32(&w, h->pend[i].missing);
+			memcpy(pend[i].aid, h->pend[i].aid, ATTACH_ID_BYTES);
+			memcpy(pend[i].sender, h->pend[i].sender, MU_KEY_BYTES);
+			memcpy(pend[i].manifest, h->pend[i].manifest, BUNDLE_ID_BYTES);
+			pend[i].expires = h->pend[i].expires;
+			pend[i].missing = h->pend[i].missing;
 		}
-		ret = wr_finish(&w);
+		ret = archive_checkpoint_encode(buf, len, &ck, pend);
 	}
 	if (ret >= 0)
 		ret = archive_meta_put_blob(h->arch, CHECKPOINT_META, buf, (size_t)ret);
+	free(pend);
 	free(buf);
 	if (ret)
 		log_err(SUB_STORE,
@@ -745,42 +733,36 @@ static void checkpoint_save(struct node *n)
 			 h->npend);
 }
 
-/* Decodes a checkpoint into h->pend; MU_E_FORMAT if damaged, MU_E_MISMATCH
- * if it is not this archive user's or the store changed since. */
+/* Decodes a checkpoint into h->pend; MU_E_FORMAT or MU_E_VERSION if
+ * damaged, MU_E_MISMATCH if it is not this archive user's or the store
+ * changed since. */
 static int checkpoint_decode(struct node *n, const uint8_t *buf, size_t len)
 {
 	struct hospital *h = n->hosp;
-	struct rd rd = rd_make(buf, len);
-	struct store_print sp, now;
-	uint8_t user[MU_KEY_BYTES];
-	uint32_t count = 0;
-	uint8_t version = 0;
+	/* Room for as many entries as len could hold, within the cap. */
+	size_t cap = len / ARCHIVE_CHECKPOINT_ENTRY < ARCHIVE_CHECKPOINT_PEND_MAX
+			     ? len / ARCHIVE_CHECKPOINT_ENTRY
+			     : ARCHIVE_CHECKPOINT_PEND_MAX;
+	struct archive_checkpoint_attach *pend = calloc(cap + 1, sizeof(*pend));
+	struct archive_checkpoint ck;
+	struct archive_store_print now;
 	int ret;
 
-	ret = rd_u8(&rd, &version) || rd_bytes(&rd, user, MU_KEY_BYTES) || rd_u64(&rd, &sp.dev) ||
-		      rd_u64(&rd, &sp.ino) || rd_u64(&rd, &sp.size) || rd_u64(&rd, &sp.sec) ||
-		      rd_u64(&rd, &sp.nsec) || rd_u32(&rd, &count)
-		  ? MU_E_FORMAT
-		  : 0;
-	if (!ret && (version != CHECKPOINT_VERSION || count > CHECKPOINT_PEND_MAX ||
-		     rd.len != (size_t)count * CHECKPOINT_ENTRY))
-		ret = MU_E_FORMAT;
-	if (ret)
-		return ret;
-	if (memcmp(user, identity_sign_pk(n->user), MU_KEY_BYTES) || store_print_get(n, &now) ||
-	    memcmp(&now, &sp, sizeof(sp)))
-		return MU_E_MISMATCH;
-	for (uint32_t i = 0; i < count && !ret; i++) {
-		struct pending_attach p = {0};
+	if (!pend)
+		return -ENOMEM;
+	ret = archive_checkpoint_decode(&ck, pend, cap, buf, len);
+	if (!ret && (memcmp(ck.user, identity_sign_pk(n->user), MU_KEY_BYTES) ||
+		     store_print_get(n, &now) || memcmp(&now, &ck.store, sizeof(now))))
+		ret = MU_E_MISMATCH;
+	for (uint32_t i = 0; i < ck.npend && !ret; i++) {
+		struct pending_attach p = {.expires = pend[i].expires, .missing = pend[i].missing};
 
-		ret = rd_bytes(&rd, p.aid, ATTACH_ID_BYTES) || rd_bytes(&rd, p.sender, MU_KEY_BYTES) ||
-			      rd_bytes(&rd, p.manifest, BUNDLE_ID_BYTES) || rd_u64(&rd, &p.expires) ||
-			      rd_u32(&rd, &p.missing) || !p.missing
-			  ? MU_E_FORMAT
-			  : pend_add(h, &p);
+		memcpy(p.aid, pend[i].aid, ATTACH_ID_BYTES);
+		memcpy(p.sender, pend[i].sender, MU_KEY_BYTES);
+		memcpy(p.manifest, pend[i].manifest, BUNDLE_ID_BYTES);
+		ret = pend_add(h, &p);
 	}
-	if (!ret)
-		ret = rd_end(&rd);
+	free(pend);
 	if (ret)
 		h->npend = 0;
 	return ret;

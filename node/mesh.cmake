@@ -11,7 +11,7 @@ target_link_libraries(mu_node PUBLIC mu_mesh mu_store mu_sync mu_session mu_tran
 	mu_loop mu_incident)
 
 # Hospital archive and audit chain; control_archive.c is its node glue.
-add_library(mu_archive STATIC node/archive.c node/archive_keys.c node/audit.c)
+add_library(mu_archive STATIC node/archive.c node/archive_keys.c node/audit.c node/archive_checkpoint.c)
 target_link_libraries(mu_archive PUBLIC mu_bundle PkgConfig::LMDB)
 target_sources(mu_node PRIVATE node/control_archive.c)
 target_link_libraries(mu_node PUBLIC mu_archive)
