@@ -37,6 +37,7 @@
 #include "log.h"
 #include "node_int.h"
 #include "receipt.h"
+#include "relay_ring.h"
 
 struct up_batch {
 	uint32_t seq;
@@ -59,21 +60,6 @@ struct uplink {
 	struct uplink_stats pass, total;
 };
 
-/* The hospital's relay ring: keys in arrival order, numbered from 0 since
- * start (entry seq i is at i % cap while first <= i < next). */
-struct relay_entry {
-	struct sync_key k;
-	uint64_t at;      /* arrival, Unix ms */
-	uint8_t from[8];  /* the first bytes of the peer it came from (0: made here) */
-};
-
-struct relay_ring {
-	struct relay_entry *e;
-	size_t cap;
-	uint64_t first, next;
-	uint64_t window_ms;
-};
-
 static uint8_t keys_wire[FRAME_KEYS_MAX * KEYSET_KEY_WIRE];
 static uint8_t offer_buf[1 + 4 + 2 + FRAME_KEYS_MAX * KEYSET_KEY_WIRE];
 static uint8_t take_buf[1 + 4 + 2 + FRAME_TAKE_BYTES(FRAME_KEYS_MAX)];
@@ -88,57 +74,34 @@ bool conn_is_uplink(const struct conn *c)
 int relay_open(struct node *n)
 {
 	uint64_t window, max;
-	struct relay_ring *r;
+	int ret;
 
 	if (config_u64(n->cfg, "node", "relay_window_ms", RELAY_WINDOW_MS_DEFAULT, 0, 7 * 86400000ull, &window) ||
 	    config_u64(n->cfg, "node", "relay_max", RELAY_MAX_DEFAULT, 1, RELAY_MAX_MAX, &max))
 		return MU_E_CONFIG;
 	if (n->role != NODE_HOSPITAL || !window)
 		return 0;
-	r = calloc(1, sizeof(*r));
-	if (!r || !(r->e = calloc((size_t)max, sizeof(*r->e)))) {
-		free(r);
-		return -ENOMEM;
-	}
-	r->cap = (size_t)max;
-	r->window_ms = window;
-	n->relay = r;
-	return 0;
+	ret = relay_ring_new(&n->relay, (size_t)max, window);
+	if (ret)
+		log_err(SUB_MAIN, "cannot make the relay ring: %s", mu_strerror(ret));
+	return ret;
 }
 
 void relay_close(struct node *n)
 {
-	if (!n->relay)
-		return;
-	free(n->relay->e);
-	free(n->relay);
+	relay_ring_free(n->relay);
 	n->relay = NULL;
-}
-
-static void relay_trim(struct relay_ring *r, uint64_t now)
-{
-	while (r->first < r->next && r->e[r->first % r->cap].at + r->window_ms <= now)
-		r->first++;
 }
 
 void relay_note(struct node *n, const struct fresh *f)
 {
-	struct relay_ring *r = n->relay;
-	struct relay_entry *e;
+	struct sync_key k = { .created = f->created };
 
 	/* Credentials, revocations and our own receipts go at once. */
-	if (!r || f->kind == BK_CREDENTIAL || f->kind == BK_REVOCATION || (f->kind == BK_RECEIPT && !f->from))
+	if (!n->relay || f->kind == BK_CREDENTIAL || f->kind == BK_REVOCATION || (f->kind == BK_RECEIPT && !f->from))
 		return;
-	if (r->next - r->first == r->cap)
-		r->first++; /* full: the oldest gives way */
-	e = &r->e[r->next % r->cap];
-	e->k.created = f->created;
-	memcpy(e->k.id, f->id, KEYSET_ID_BYTES);
-	e->at = mu_now_ms();
-	memset(e->from, 0, sizeof(e->from));
-	if (f->from)
-		memcpy(e->from, f->from->peer, sizeof(e->from));
-	r->next++;
+	memcpy(k.id, f->id, KEYSET_ID_BYTES);
+	relay_ring_add(n->relay, &k, mu_now_ms(), f->from ? f->from->peer : NULL);
 }
 
 /* ---- state ---- */
@@ -248,18 +211,18 @@ static void fill_from_ring(struct conn *c, struct up_batch *b)
 		up->at_end = true;
 		return;
 	}
-	relay_trim(r, mu_now_ms());
-	if (up->rpos < r->first)
-		up->rpos = r->first;
-	for (; up->rpos < r->next && b->n < FRAME_KEYS_MAX; up->rpos++) {
-		const struct relay_entry *e = &r->e[up->rpos % r->cap];
+	relay_ring_trim(r, mu_now_ms());
+	if (up->rpos < relay_ring_first(r))
+		up->rpos = relay_ring_first(r);
+	for (; up->rpos < relay_ring_next(r) && b->n < FRAME_KEYS_MAX; up->rpos++) {
+		const struct relay_entry *e = relay_ring_get(r, up->rpos);
 
-		if (!memcmp(e->from, c->peer, sizeof(e->from)))
+		if (!memcmp(e->from, c->peer, RELAY_FROM_BYTES))
 			continue;
 		if (first_look(up, &e->k) && !store_peek(c->n->store, e->k.id, &info))
 			b->keys[b->n++] = e->k;
 	}
-	if (up->rpos >= r->next)
+	if (up->rpos >= relay_ring_next(r))
 		up->at_end = true;
 }
 
