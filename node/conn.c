@@ -174,6 +174,9 @@ static void conn_pump(struct conn *c)
 		/* The receiver would refuse it: it has used its hops or its time. */
 		if (meta.hops >= b.hop_limit || b.expires <= now)
 			continue;
+		/* Queued before the peer's REFUSED for it came in. */
+		if (refused_skip(c->refused, it.id, &c->n->refused_retry, loop_now_mono_ms()))
+			continue;
 		fw = wr_make(frame_buf, sizeof(frame_buf));
 		frame_bundle(&fw, (uint8_t)(meta.hops + 1), bundle_buf, len);
 		if (send_wr(c, &fw))
@@ -188,6 +191,9 @@ void conn_offer(struct conn *c, const uint8_t id[static BUNDLE_ID_BYTES])
 	struct outq_item it;
 
 	if (c->st != CONN_UP || store_peek(c->n->store, id, &info))
+		return;
+	/* The peer told us it will not take it (yet): a REFUSED frame. */
+	if (refused_skip(c->refused, id, &c->n->refused_retry, loop_now_mono_ms()))
 		return;
 	/* Credentials and revocations go before everything: they are tiny,
 	 * and a message is only admitted once its sender's credential is. */
@@ -430,15 +436,71 @@ static void on_sync_message(struct conn *c, const uint8_t *msg, size_t len)
 
 /* ---- frames ---- */
 
+/* Sends this turn's refusals in one REFUSED frame (conn_link_data calls
+ * it after each read, on_bundle when the frame is full). */
+static void refuse_flush(struct conn *c)
+{
+	struct wr fw = wr_make(frame_buf, sizeof(frame_buf));
+	uint16_t n = c->refuse_n;
+
+	if (!n)
+		return;
+	c->refuse_n = 0;
+	frame_refused(&fw, c->refuse_out, n);
+	if (send_wr(c, &fw) == 0)
+		c->refused_to_peer += n;
+}
+
+/* Tells the peer, at the end of this turn, that we did not store id: it
+ * stops offering it (refused.c). A refusal that cannot be queued (no
+ * memory) is only a re-send more. */
+static void refuse_later(struct conn *c, const uint8_t *enc, size_t len, uint8_t reason)
+{
+	struct bundle b;
+	uint8_t *e;
+
+	if (bundle_decode(&b, enc, len))
+		return; /* no id to name: only a misbehaving peer sends it */
+	if (!c->refuse_out && !(c->refuse_out = malloc((size_t)FRAME_IDS_MAX * FRAME_REFUSAL_BYTES)))
+		return;
+	e = c->refuse_out + (size_t)c->refuse_n++ * FRAME_REFUSAL_BYTES;
+	memcpy(e, b.id, BUNDLE_ID_BYTES);
+	e[BUNDLE_ID_BYTES] = reason;
+	if (c->refuse_n == FRAME_IDS_MAX)
+		refuse_flush(c);
+}
+
+static void on_refused(struct conn *c, const struct frame *f)
+{
+	uint64_t now = loop_now_mono_ms();
+	char k[17];
+
+	for (uint16_t i = 0; i < f->u.refused.count; i++) {
+		const uint8_t *e = f->u.refused.entries + (size_t)i * FRAME_REFUSAL_BYTES;
+
+		c->refused_by_peer++;
+		/* Only ids we hold: a peer cannot fill our memory with others. */
+		if (store_has(c->n->store, e) == 1 && refused_note(&c->refused, e, e[BUNDLE_ID_BYTES], now)) {
+			log_warn(SUB_LINK, "out of memory for refusals from %s", key_short(c->peer, k));
+			return;
+		}
+	}
+	log_debug(SUB_LINK, "%s refused %u bundles (%zu remembered)", key_short(c->peer, k),
+		  (unsigned)f->u.refused.count, refused_count(c->refused));
+}
+
 static void on_bundle(struct conn *c, const struct frame *f)
 {
 	int ret = node_ingest(c->n, f->u.bundle.enc, f->u.bundle.len, f->u.bundle.hops, c);
+	int reason = refused_reason(ret);
 	char k[17];
 
 	if (ret == 0) {
 		c->bundles_in++;
 		return;
 	}
+	if (reason)
+		refuse_later(c, f->u.bundle.enc, f->u.bundle.len, (uint8_t)reason);
 	if (ret == MU_E_NOCRED) {
 		/* Its sender's credential is still on its way: look again soon. */
 		c->sync_again = true;
@@ -548,6 +610,9 @@ static int on_frame(void *user, const uint8_t *p, size_t len)
 	case FRAME_BUNDLE:
 		on_bundle(c, &f);
 		break;
+	case FRAME_REFUSED:
+		on_refused(c, &f);
+		break;
 	}
 	return 0;
 }
@@ -640,6 +705,8 @@ void conn_destroy(struct conn *c)
 		node_sync_ended(c->n);
 	}
 	free(c->sync_rx);
+	free(c->refuse_out);
+	refused_free(c->refused);
 	uplink_free(c);
 	outq_free(&c->oq);
 	free(c);
@@ -721,6 +788,8 @@ void conn_link_data(struct node *n, struct link *lk, const uint8_t *p, size_t le
 	c->rx_out = NULL;
 	if (out.len && c->st != CONN_CLOSING)
 		link_write(c, hs_buf, out.len);
+	if (!ret)
+		refuse_flush(c); /* one REFUSED for all the bundles of this read */
 	if (ret) {
 		if (c->st == CONN_HANDSHAKE)
 			n->stats.sessions_refused++;

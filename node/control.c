@@ -147,8 +147,10 @@ static int ctl_peers(struct node *n, const struct ctl_req *req, struct ctl_reply
 					 conn_state_name(c), c->inbound ? "true" : "false");
 			control_json_str(r, c->lk->peer.text);
 			ctl_reply_printf(r, ",\"driver\":\"%s\",\"bundles_in\":%" PRIu64 ",\"bundles_out\":%" PRIu64
-					    ",\"syncs\":%" PRIu64 ",\"queued\":%zu",
-					 c->lk->ops->name, c->bundles_in, c->bundles_out, c->syncs_done, c->oq.n);
+					    ",\"syncs\":%" PRIu64 ",\"queued\":%zu,\"refused_by_peer\":%" PRIu64
+					    ",\"refused_to_peer\":%" PRIu64,
+					 c->lk->ops->name, c->bundles_in, c->bundles_out, c->syncs_done, c->oq.n,
+					 c->refused_by_peer, c->refused_to_peer);
 			if (conn_is_uplink(c)) {
 				struct uplink_stats us;
 

@@ -1,5 +1,7 @@
 #include "frames.h"
 
+#include <stdbool.h>
+
 #include "err.h"
 #include "keyset.h"
 
@@ -68,6 +70,30 @@ void frame_take(struct wr *wr, uint32_t seq, const uint8_t *bits, uint16_t count
 	wr_u32(wr, seq);
 	wr_u16(wr, count);
 	wr_bytes(wr, bits, FRAME_TAKE_BYTES(count));
+}
+
+static bool refusal_valid(uint8_t reason)
+{
+	return reason == REFUSAL_FULL || reason == REFUSAL_RATE || reason == REFUSAL_INVALID;
+}
+
+static int refused_check(const uint8_t *entries, uint16_t count)
+{
+	for (uint16_t i = 0; i < count; i++)
+		if (!refusal_valid(entries[(size_t)i * FRAME_REFUSAL_BYTES + BUNDLE_ID_BYTES]))
+			return MU_E_FORMAT;
+	return 0;
+}
+
+void frame_refused(struct wr *wr, const uint8_t *entries, uint16_t count)
+{
+	if (count == 0 || count > FRAME_IDS_MAX || refused_check(entries, count)) {
+		wr->err = wr->err ? wr->err : MU_E_FORMAT;
+		return;
+	}
+	wr_u8(wr, FRAME_REFUSED);
+	wr_u16(wr, count);
+	wr_bytes(wr, entries, (size_t)count * FRAME_REFUSAL_BYTES);
 }
 
 /* TAKE's bitmap: bits past count must be zero, so one meaning has one
@@ -141,6 +167,15 @@ int frame_decode(struct frame *f, const uint8_t *p, size_t len)
 			if (!ret)
 				ret = take_bits_check(f->u.up.bits, f->u.up.count);
 		}
+		break;
+	case FRAME_REFUSED:
+		ret = rd_u16(&rd, &f->u.refused.count);
+		if (!ret && (f->u.refused.count == 0 || f->u.refused.count > FRAME_IDS_MAX))
+			ret = MU_E_FORMAT;
+		if (!ret)
+			ret = rd_slice(&rd, (size_t)f->u.refused.count * FRAME_REFUSAL_BYTES, &f->u.refused.entries);
+		if (!ret)
+			ret = refused_check(f->u.refused.entries, f->u.refused.count);
 		break;
 	default:
 		return MU_E_FORMAT;

@@ -15,6 +15,10 @@
  *   TAKE    seq u32 (the OFFER answered), u16 count (= the OFFER's), then
  *           ceil(count / 8) bytes: bit i (byte i / 8, least significant
  *           bit first) set = the hospital lacks key i; unused bits zero
+ *   REFUSED u16 count (1..FRAME_IDS_MAX), count x (bundle id 32, reason
+ *           u8, enum frame_refusal): bundles the sender of the frame
+ *           received from us and did not store, so that we stop offering
+ *           them (docs/protocol.md "Peer frames")
  *
  * Decoders point into the input buffer (no copies); the pointers live as
  * long as that buffer. */
@@ -32,6 +36,7 @@
 #define FRAME_MAX (1 + 1 + BUNDLE_ENC_MAX) /* largest frame: BUNDLE */
 #define FRAME_KEYS_MAX 400 /* keys in one OFFER: 16,006 bytes, as small as a SYNC chunk */
 #define FRAME_TAKE_BYTES(count) (((size_t)(count) + 7) / 8)
+#define FRAME_REFUSAL_BYTES (BUNDLE_ID_BYTES + 1) /* one REFUSED entry: id, reason */
 
 enum frame_type {
 	FRAME_HELLO = 1,
@@ -41,6 +46,14 @@ enum frame_type {
 	FRAME_GONE = 5,
 	FRAME_OFFER = 6,
 	FRAME_TAKE = 7,
+	FRAME_REFUSED = 8,
+};
+
+/* Why a received bundle was not stored (REFUSED). */
+enum frame_refusal {
+	REFUSAL_FULL = 1,    /* the store is full (quota or map): may fit later */
+	REFUSAL_RATE = 2,    /* its sender is over its rate budget: fits later */
+	REFUSAL_INVALID = 3, /* never accepted: hops, expiry, clock skew, credential, signature, revoked */
 };
 
 enum node_role { NODE_FIELD = 1, NODE_HOSPITAL = 2 };
@@ -72,6 +85,10 @@ struct frame {
 			const uint8_t *keys; /* OFFER: count * 40 bytes (keyset.h wire form) */
 			const uint8_t *bits; /* TAKE: FRAME_TAKE_BYTES(count) bytes */
 		} up; /* OFFER and TAKE */
+		struct {
+			const uint8_t *entries; /* count * FRAME_REFUSAL_BYTES: id, then reason */
+			uint16_t count;
+		} refused;
 	} u;
 };
 
@@ -84,6 +101,9 @@ void frame_bundle(struct wr *wr, uint8_t hops, const uint8_t *enc, size_t len);
 void frame_offer(struct wr *wr, uint32_t seq, const uint8_t *keys, uint16_t count);
 /* bits: FRAME_TAKE_BYTES(count) bytes, unused bits zero. */
 void frame_take(struct wr *wr, uint32_t seq, const uint8_t *bits, uint16_t count);
+/* entries: count (1..FRAME_IDS_MAX) entries of FRAME_REFUSAL_BYTES, each
+ * reason an enum frame_refusal (else MU_E_FORMAT in wr). */
+void frame_refused(struct wr *wr, const uint8_t *entries, uint16_t count);
 
 /* MU_E_FORMAT for unknown types, bad counts or trailing bytes; MU_E_TOOBIG
  * for bodies over their cap. The bundle body is not decoded here. */

@@ -6,7 +6,7 @@ target_link_libraries(mu_mesh PUBLIC mu_bundle)
 add_library(mu_node STATIC node/node.c node/conn.c node/ingest.c node/outq.c node/nhsnum.c node/control.c
 	node/control_util.c node/control_incident.c node/ratelimit.c node/stored.c node/custody.c
 	node/wipe.c node/receipts.c node/alerts.c node/control_msg.c node/route_watch.c
-	node/uplink.c)
+	node/uplink.c node/refused.c)
 target_link_libraries(mu_node PUBLIC mu_mesh mu_store mu_sync mu_session mu_transport mu_ctl mu_config
 	mu_loop mu_incident)
 

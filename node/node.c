@@ -635,7 +635,8 @@ static int node_read_config(struct node *n)
 			 &n->handshake_timeout_ms) ||
 	      config_u64(n->cfg, "node", "purge_interval_ms", PURGE_INTERVAL_MS_DEFAULT, 1000, 86400000,
 			 &n->purge_interval_ms) ||
-	      config_u64(n->cfg, "node", "clock_skew_ms", VERIFY_SKEW_MS_DEFAULT, 0, 86400000, &n->skew_ms);
+	      config_u64(n->cfg, "node", "clock_skew_ms", VERIFY_SKEW_MS_DEFAULT, 0, 86400000, &n->skew_ms) ||
+	      refused_config(n);
 	return ret ? MU_E_CONFIG : 0;
 }
 

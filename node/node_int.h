@@ -82,8 +82,45 @@ struct conn {
 	bool hello_seen;     /* the peer's HELLO arrived: peer_role is known */
 	struct uplink *up;   /* field side of an uplink session (uplink.c) */
 	uint64_t up_answered; /* hospital side: keys answered in TAKEs */
+	struct refused_set *refused; /* what the peer refused from us (refused.c) */
+	uint64_t refused_by_peer;    /* REFUSED entries received */
+	uint64_t refused_to_peer;    /* bundles from the peer we refused (sent in REFUSED) */
+	uint8_t *refuse_out;         /* this turn's refusals, FRAME_IDS_MAX entries of FRAME_REFUSAL_BYTES */
+	uint16_t refuse_n;
 	struct conn *next;
 };
+
+/* refused.c: per conn, the bundles the peer refused (REFUSED frames), so
+ * conn_offer skips them: "invalid" for the rest of the session, "full"
+ * for [node] refused_retry_full_ms (a store frees room only as bundles
+ * expire or custody sweeps, minutes apart, so 5 min = 10 sync rounds), "rate"
+ * for refused_retry_rate_ms (a sender's budget refills within about a
+ * minute). At most REFUSED_MAX ids per conn (about 3.5 MB at most), the
+ * oldest refusal forgotten first; O(1) per look-up. */
+#define REFUSED_MAX 65536
+#define REFUSED_RETRY_FULL_MS_DEFAULT 300000
+#define REFUSED_RETRY_RATE_MS_DEFAULT 60000
+#define REFUSED_RETRY_MS_MIN 1000
+#define REFUSED_RETRY_MS_MAX 86400000
+struct refused_set;
+struct refused_retry {
+	uint64_t full_ms, rate_ms;
+};
+/* The enum frame_refusal for an ingest error; 0 when the error is no
+ * refusal to report (stored, MU_E_EXISTS, MU_E_NOCRED, local failures). */
+int refused_reason(int err);
+/* Remembers that id was refused for reason at now (ms); *rs is created on
+ * first use (owned by the caller: refused_free, NULL-safe). -ENOMEM. */
+int refused_note(struct refused_set **rs, const uint8_t id[static BUNDLE_ID_BYTES], uint8_t reason,
+		 uint64_t now);
+/* Whether conn_offer should skip id at now under the retry times rt. */
+bool refused_skip(const struct refused_set *rs, const uint8_t id[static BUNDLE_ID_BYTES],
+		  const struct refused_retry *rt, uint64_t now);
+size_t refused_count(const struct refused_set *rs);
+void refused_free(struct refused_set *rs);
+/* Reads [node] refused_retry_full_ms and refused_retry_rate_ms into
+ * n->refused_retry; MU_E_CONFIG (logged) when out of bounds. */
+int refused_config(struct node *n);
 
 struct route_watch;
 
@@ -194,6 +231,7 @@ struct node {
 	struct alerts *alerts;      /* alerts.c: alerts awaiting the user's ack */
 	struct hospital *hosp;      /* control_archive.c: the archive, hospital only */
 	uint64_t sync_interval_ms, sync_timeout_ms, handshake_timeout_ms, purge_interval_ms;
+	struct refused_retry refused_retry; /* [node] refused_retry_*_ms (refused.c) */
 
 	struct {
 		uint64_t grace_ms;         /* [node] custody_grace_ms */

@@ -23,6 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case FRAME_BUNDLE: frame_bundle(&wr, f.u.bundle.hops, f.u.bundle.enc, f.u.bundle.len); break;
 	case FRAME_OFFER: frame_offer(&wr, f.u.up.seq, f.u.up.keys, f.u.up.count); break;
 	case FRAME_TAKE: frame_take(&wr, f.u.up.seq, f.u.up.bits, f.u.up.count); break;
+	case FRAME_REFUSED: frame_refused(&wr, f.u.refused.entries, f.u.refused.count); break;
 	}
 	if (wr_finish(&wr) != (int)size || memcmp(out, data, size))
 		abort();

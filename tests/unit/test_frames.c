@@ -128,7 +128,66 @@ static void test_uplink(void)
 	CHECK_RET(wr_finish(&wr), MU_E_FORMAT);
 }
 
+/* REFUSED: round trip at the cap with every reason, the byte layout of one
+ * entry, every truncation, counts 0 and over the cap, unknown reasons (0
+ * and 4) on both sides, trailing bytes. */
+static void test_refused(void)
+{
+	static uint8_t ent[FRAME_IDS_MAX * FRAME_REFUSAL_BYTES];
+	struct wr wr = wr_make(buf, sizeof(buf));
+	struct frame f;
+	int n;
+
+	randombytes_buf(ent, sizeof(ent));
+	for (size_t i = 0; i < FRAME_IDS_MAX; i++)
+		ent[i * FRAME_REFUSAL_BYTES + 32] = (uint8_t)(REFUSAL_FULL + i % 3);
+	frame_refused(&wr, ent, FRAME_IDS_MAX);
+	n = CHECK_LEN(wr_finish(&wr));
+	CHECK(n == 1 + 2 + FRAME_IDS_MAX * 33);
+	CHECK_OK(frame_decode(&f, buf, (size_t)n));
+	CHECK(f.type == FRAME_REFUSED && f.u.refused.count == FRAME_IDS_MAX);
+	CHECK(f.u.refused.entries == buf + 3 && !memcmp(f.u.refused.entries, ent, sizeof(ent)));
+	buf[n] = 0; /* trailing byte */
+	CHECK_RET(frame_decode(&f, buf, (size_t)n + 1), MU_E_FORMAT);
+	buf[1] = (FRAME_IDS_MAX + 1) >> 8, buf[2] = (FRAME_IDS_MAX + 1) & 0xff;
+	CHECK_RET(frame_decode(&f, buf, (size_t)n + 33), MU_E_FORMAT);
+
+	/* One entry, byte for byte: 08 0001 id reason. */
+	wr = wr_make(buf, sizeof(buf));
+	memset(ent, 0x5a, 32);
+	ent[32] = REFUSAL_INVALID;
+	frame_refused(&wr, ent, 1);
+	n = CHECK_LEN(wr_finish(&wr));
+	CHECK(n == 36 && buf[0] == 8 && buf[1] == 0 && buf[2] == 1 && buf[3] == 0x5a && buf[34] == 0x5a);
+	CHECK(buf[35] == 3);
+	CHECK_OK(frame_decode(&f, buf, (size_t)n));
+	CHECK(f.u.refused.count == 1 && f.u.refused.entries[32] == REFUSAL_INVALID);
+	for (int i = 0; i < n; i++)
+		CHECK(frame_decode(&f, buf, (size_t)i) != 0);
+	buf[35] = 0; /* unknown reasons */
+	CHECK_RET(frame_decode(&f, buf, (size_t)n), MU_E_FORMAT);
+	buf[35] = 4;
+	CHECK_RET(frame_decode(&f, buf, (size_t)n), MU_E_FORMAT);
+	buf[35] = REFUSAL_RATE;
+	CHECK_OK(frame_decode(&f, buf, (size_t)n));
+	buf[2] = 0; /* zero count */
+	CHECK_RET(frame_decode(&f, buf, 3), MU_E_FORMAT);
+
+	/* The encoder refuses what the decoder would. */
+	wr = wr_make(buf, sizeof(buf));
+	frame_refused(&wr, ent, 0);
+	CHECK_RET(wr_finish(&wr), MU_E_FORMAT);
+	wr = wr_make(buf, sizeof(buf));
+	frame_refused(&wr, ent, FRAME_IDS_MAX + 1);
+	CHECK_RET(wr_finish(&wr), MU_E_FORMAT);
+	ent[32] = 0;
+	wr = wr_make(buf, sizeof(buf));
+	frame_refused(&wr, ent, 1);
+	CHECK_RET(wr_finish(&wr), MU_E_FORMAT);
+}
+
 static const struct test tests[] = {
+	{ "/frames/refused", test_refused },
 	{ "/frames/uplink", test_uplink },
 	{ "/frames/roundtrip", test_roundtrip },
 	{ "/frames/reject", test_reject },

@@ -13,8 +13,13 @@
  * contact; a lower priority one pokes a sync round 50 ms later (or at the
  * next bundle boundary while a transfer is running); rounds repeat every
  * 30 s; a queued bundle is skipped at send time if it has used its hops or
- * expired; the queue is dropped when the contact ends. Not modelled: link
- * handshakes and framing bytes, rate limiting, receipts and custody.
+ * expired; the queue is dropped when the contact ends. A bundle the
+ * receiver does not store for a reason it reports (node/refused.c: store
+ * full, hops, expiry; not a duplicate) is REFUSED back to the sender when
+ * its transfer ends, and the sender's offers skip it (the daemon's own
+ * refused set, per contact = per session, with its default retry times).
+ * Not modelled: link handshakes and framing bytes (the REFUSED frame's
+ * too), rate limiting, receipts and custody.
  *
  * Event order at equal times: message creation, arrival, contact end,
  * contact start, sync round, purge; then insertion order. Nothing reads the
@@ -63,6 +68,7 @@ struct snode {
 
 struct scontact {
 	struct outq q[2]; /* 0: a -> b, 1: b -> a */
+	struct refused_set *refused[2]; /* what the receiver of that direction refused */
 	uint64_t bps;     /* bytes per second */
 	uint64_t last_sync;
 	uint32_t gen;
@@ -179,7 +185,9 @@ static int keyset_reload(struct snode *nd)
 	return 0;
 }
 
-static void offer(struct sim *S, uint32_t ci, int dir, const uint8_t id[static BUNDLE_ID_BYTES]);
+static const struct refused_retry retry = {REFUSED_RETRY_FULL_MS_DEFAULT, REFUSED_RETRY_RATE_MS_DEFAULT};
+
+static void offer(struct sim *S, uint32_t ci, int dir, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t now);
 static int send_next(struct sim *S, uint32_t ci, uint64_t now);
 static int sync_arm(struct sim *S, uint32_t ci, uint64_t at);
 
@@ -196,7 +204,7 @@ static int route(struct sim *S, uint32_t ni, int64_t from_ci, uint8_t prio, cons
 		if ((int64_t)ci == from_ci || !c->up)
 			continue;
 		if (prio <= PRIO_URGENT) {
-			offer(S, ci, S->t->contact[ci].a == ni ? 0 : 1, id);
+			offer(S, ci, S->t->contact[ci].a == ni ? 0 : 1, id, now);
 			if (!c->busy)
 				ret = send_next(S, ci, now);
 		} else if (c->busy) {
@@ -262,8 +270,9 @@ static int ingest(struct sim *S, uint32_t ni, const uint8_t *enc, size_t len, ui
 
 /* ---- contact side: sync, queue, send ---- */
 
-/* node/conn.c conn_offer(): queue a bundle the peer lacks. */
-static void offer(struct sim *S, uint32_t ci, int dir, const uint8_t id[static BUNDLE_ID_BYTES])
+/* node/conn.c conn_offer(): queue a bundle the peer lacks and has not
+ * refused. */
+static void offer(struct sim *S, uint32_t ci, int dir, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t now)
 {
 	const struct sim_contact *tc = &S->t->contact[ci];
 	struct store_info info;
@@ -271,6 +280,10 @@ static void offer(struct sim *S, uint32_t ci, int dir, const uint8_t id[static B
 
 	if (store_peek(S->n[dir ? tc->b : tc->a].st, id, &info))
 		return;
+	if (refused_skip(S->c[ci].refused[dir], id, &retry, now)) {
+		S->r->refused_skipped++;
+		return;
+	}
 	it.prio = info.kind == BK_CREDENTIAL || info.kind == BK_REVOCATION ? 0 : (uint8_t)(info.prio + 1);
 	it.len = (uint32_t)info.len;
 	it.created = info.created;
@@ -282,6 +295,7 @@ struct side {
 	struct sim *S;
 	uint32_t ci;
 	int dir;
+	uint64_t now;
 };
 
 static void on_have_missing(void *user, uint64_t created, const uint8_t id[static KEYSET_ID_BYTES])
@@ -294,7 +308,7 @@ static void on_peer_missing(void *user, uint64_t created, const uint8_t id[stati
 	struct side *sd = user;
 
 	(void)created;
-	offer(sd->S, sd->ci, sd->dir, id);
+	offer(sd->S, sd->ci, sd->dir, id, sd->now);
 }
 
 /* One sync round; *now advances by the time its bytes take on the link. */
@@ -303,7 +317,7 @@ static int sync_round(struct sim *S, uint32_t ci, uint64_t *now)
 	static const struct sync_cb cb = {on_have_missing, on_peer_missing};
 	const struct sim_contact *tc = &S->t->contact[ci];
 	struct scontact *c = &S->c[ci];
-	struct side sa = {S, ci, 0}, sb = {S, ci, 1};
+	struct side sa = {S, ci, 0, *now}, sb = {S, ci, 1, *now};
 	struct sync *si = NULL, *sr = NULL;
 	uint64_t bytes = 0;
 	uint8_t salt[16];
@@ -381,6 +395,8 @@ static int send_next(struct sim *S, uint32_t ci, uint64_t now)
 			S->r->skipped++;
 			continue;
 		}
+		if (refused_skip(c->refused[d], it.id, &retry, now)) /* refused since it was queued */
+			continue;
 		dt = (len * 1000 + c->bps - 1) / c->bps;
 		if (now + dt > end) {
 			S->r->cut++;
@@ -402,7 +418,8 @@ static int on_arrive(struct sim *S, uint32_t ci, uint64_t now)
 {
 	const struct sim_contact *tc = &S->t->contact[ci];
 	struct scontact *c = &S->c[ci];
-	int ret;
+	struct bundle b;
+	int ret, reason;
 
 	c->busy = false;
 	S->r->sent++;
@@ -411,6 +428,17 @@ static int on_arrive(struct sim *S, uint32_t ci, uint64_t now)
 		     ci);
 	if (ret)
 		S->r->wasted_bytes += c->inflight_len;
+	/* The receiver's REFUSED reaches the sender as the transfer ends. */
+	reason = refused_reason(ret);
+	if (reason && !bundle_decode(&b, c->inflight, c->inflight_len)) {
+		int err = refused_note(&c->refused[c->inflight_dir], b.id, (uint8_t)reason, now);
+
+		if (err) {
+			free(c->inflight);
+			c->inflight = NULL;
+			return err;
+		}
+	}
 	free(c->inflight);
 	c->inflight = NULL;
 	if (ret == MU_E_EXISTS)
@@ -463,6 +491,11 @@ static int on_end(struct sim *S, uint32_t ci)
 	c->gen++;
 	outq_free(&c->q[0]);
 	outq_free(&c->q[1]);
+	/* A new contact is a new session: the daemon's refused set is per conn. */
+	for (int d = 0; d < 2; d++) {
+		refused_free(c->refused[d]);
+		c->refused[d] = NULL;
+	}
 	return 0;
 }
 
@@ -691,6 +724,8 @@ out:
 	for (size_t i = 0; S.c && i < t->ncontacts; i++) {
 		outq_free(&S.c[i].q[0]);
 		outq_free(&S.c[i].q[1]);
+		refused_free(S.c[i].refused[0]);
+		refused_free(S.c[i].refused[1]);
 		free(S.c[i].inflight);
 	}
 	for (size_t i = 0; S.n && i < t->nnodes; i++) {

@@ -75,13 +75,14 @@ static void print(const char *name, const struct sim_trace *t, const struct sim_
 	}
 	printf("sim trace=%s total nodes=%zu contacts=%zu messages=%zu bundle_bytes=%llu sync_bytes=%llu "
 	       "sync_rounds=%llu sent=%llu duplicates=%llu wasted_bytes=%llu refused_quota=%llu "
-	       "refused_other=%llu cut=%llu "
+	       "refused_other=%llu refused_skipped=%llu cut=%llu "
 	       "skipped=%llu lost_at_source=%llu evicted=%llu admitted=%llu wall_s=%.2f\n",
 	       name, t->nnodes, t->ncontacts, t->nmsgs, (unsigned long long)r->bundle_bytes,
 	       (unsigned long long)r->sync_bytes, (unsigned long long)r->sync_rounds,
 	       (unsigned long long)r->sent, (unsigned long long)r->duplicates,
 	       (unsigned long long)r->wasted_bytes, (unsigned long long)r->refused_quota,
-	       (unsigned long long)r->refused_other, (unsigned long long)r->cut,
+	       (unsigned long long)r->refused_other, (unsigned long long)r->refused_skipped,
+	       (unsigned long long)r->cut,
 	       (unsigned long long)r->skipped, (unsigned long long)r->lost_at_source,
 	       (unsigned long long)r->evicted, (unsigned long long)r->admitted_sigs, wall);
 }

@@ -83,6 +83,7 @@ struct sim_result {
 	uint64_t refused_quota;  /* ... that did not fit the receiver's quota */
 	uint64_t refused_other;  /* ... refused by admission (hops, expiry) */
 	uint64_t wasted_bytes;   /* bundle_bytes of duplicates and refused bundles */
+	uint64_t refused_skipped; /* offers skipped: the receiver had REFUSED the bundle (node/refused.c) */
 	uint64_t cut;            /* sends that the end of a contact cut off */
 	uint64_t skipped;        /* queued bundles dropped at send time: hops used up or expired */
 	uint64_t lost_at_source; /* messages the sender's own store refused (quota) */
