@@ -5,12 +5,12 @@
  * credentials from the store, the control reply, the hospital store's own
  * copies.
  *
- * export fhir, subject and attachment stream (ctl_reply_stream): each step
- * writes about EXPORT_STEP_BYTES as the CLI drains the socket, so an export
- * has no size limit and the daemon holds little of it. The audit entry is
+ * export fhir, report, subject and attachment stream (ctl_reply_stream):
+ * each step writes about EXPORT_STEP_BYTES as the CLI drains the socket, so
+ * an export has no size limit and the daemon holds little of it (the
+ * report: its incident's scene, export_report.h). The audit entry is
  * written when the last step has been queued; an export the client
- * abandons is not recorded (nothing complete was handed out). The incident
- * report is still built whole and stops at EXPORT_REPLY_MAX. */
+ * abandons is not recorded (nothing complete was handed out). */
 #include <errno.h>
 #include <inttypes.h>
 #include <sodium.h>
@@ -71,29 +71,6 @@ static int dir_load(struct node *n, struct dirbuf *d, struct export_dir *dir)
 	dir->c = d->c;
 	dir->n = d->n;
 	return ret;
-}
-
-struct sink {
-	struct ctl_reply *r;
-	size_t bytes;
-};
-
-static int sink_out(void *ctx, const char *text, size_t len)
-{
-	struct sink *k = ctx;
-
-	if (k->bytes + len > EXPORT_REPLY_MAX)
-		return MU_E_TOOBIG;
-	k->bytes += len;
-	ctl_reply_write(k->r, text, len);
-	return 0;
-}
-
-static void too_big(struct ctl_reply *r, int ret)
-{
-	if (ret == MU_E_TOOBIG)
-		ctl_reply_printf(r, "\nexport stopped: over %zu bytes; split it with --since\n",
-				 (size_t)EXPORT_REPLY_MAX);
 }
 
 static void note(struct archive *a, const uint8_t digest[static AUDIT_HASH_BYTES], const char *what)
@@ -199,44 +176,84 @@ static int ctl_export_fhir(struct node *n, struct archive *a, const struct ctl_r
 	return CTL_DEFER;
 }
 
-struct hashing_sink {
-	struct sink k;
+struct report_job {
+	struct archive *a;
+	struct ctl_reply *r; /* of the step running */
+	struct dirbuf d;
+	struct export_dir dir;
+	struct report_stream *rs;
 	crypto_generichash_state h;
+	bool done;
 };
 
-static int hashing_out(void *ctx, const char *text, size_t len)
+static int report_job_out(void *ctx, const char *text, size_t len)
 {
-	struct hashing_sink *hs = ctx;
+	struct report_job *j = ctx;
 
-	crypto_generichash_update(&hs->h, (const uint8_t *)text, len);
-	return sink_out(&hs->k, text, len);
+	crypto_generichash_update(&j->h, (const uint8_t *)text, len);
+	ctl_reply_write(j->r, text, len);
+	return 0;
+}
+
+static void report_job_free(void *state)
+{
+	struct report_job *j = state;
+
+	if (!j)
+		return;
+	if (!j->done && j->r)
+		log_info(SUB_CTL, "incident report abandoned by the client: not recorded");
+	report_stream_free(j->rs);
+	free(j->d.c);
+	free(j);
+}
+
+static int report_job_step(void *state, struct ctl_reply *r)
+{
+	struct report_job *j = state;
+	uint8_t digest[AUDIT_HASH_BYTES];
+	struct report_result res;
+	int ret;
+
+	j->r = r;
+	ret = report_stream_step(j->rs, EXPORT_STEP_BYTES, &res);
+	if (ret == 1)
+		return CTL_STREAM_MORE;
+	j->done = true;
+	if (ret) {
+		log_err(SUB_STORE, "incident report stopped: %s", mu_strerror(ret));
+		return ret;
+	}
+	crypto_generichash_final(&j->h, digest, sizeof(digest));
+	note(j->a, digest, "incident report");
+	log_info(SUB_CTL, "incident report of %s: %" PRIu64 " records", *res.incident ? res.incident : "-",
+		 res.records);
+	return 0;
 }
 
 static int ctl_export_report(struct node *n, struct archive *a, const struct ctl_req *req,
 			     struct ctl_reply *r)
 {
-	struct hashing_sink hs = {.k = {.r = r}};
-	uint8_t digest[AUDIT_HASH_BYTES];
-	struct report_result res;
-	struct export_dir dir;
-	struct dirbuf d;
-	const char *incident;
-	int ret = incident_opt(req, r, &incident);
+	struct report_job *j = calloc(1, sizeof(*j));
+	const char *incident = NULL;
+	int ret = j ? incident_opt(req, r, &incident) : -ENOMEM;
 
-	if (ret)
-		return ret;
-	crypto_generichash_init(&hs.h, NULL, 0, sizeof(digest));
-	ret = dir_load(n, &d, &dir);
+	if (!ret) {
+		j->a = a;
+		crypto_generichash_init(&j->h, NULL, 0, AUDIT_HASH_BYTES);
+		ret = dir_load(n, &j->d, &j->dir);
+	}
 	if (!ret)
-		ret = export_report(a, &dir, incident, mu_now_ms(), hashing_out, &hs, &res);
-	free(d.c);
+		ret = report_stream_new(&j->rs, a, &j->dir, incident, mu_now_ms(), report_job_out, j);
+	if (ret == MU_E_TOOBIG)
+		ctl_reply_printf(r, "the report covers at most %d incident records and the archive holds more%s\n",
+				 SCENE_RECORDS_MAX, incident ? " of that incident" : "; name one with --incident");
 	if (ret) {
-		too_big(r, ret);
+		report_job_free(j);
 		return ret;
 	}
-	crypto_generichash_final(&hs.h, digest, sizeof(digest));
-	note(a, digest, "incident report");
-	return 0;
+	ctl_reply_stream(r, report_job_step, report_job_free, j);
+	return CTL_DEFER;
 }
 
 /* ---- subject access ---- */

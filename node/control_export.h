@@ -8,7 +8,6 @@
 #include "ctl.h"
 #include "node_int.h"
 
-#define EXPORT_REPLY_MAX  ((size_t)CTL_OUT_MAX - 65536) /* bytes the (unstreamed) report may reply */
 #define EXPORT_STEP_BYTES (64u << 10) /* a streamed export's output per step (ctl_reply_stream) */
 
 /* 1 if req is one of the commands (with *ret its result), else 0. Needs

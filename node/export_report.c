@@ -13,6 +13,10 @@
 #include "err.h"
 #include "export_report.h"
 #include "hex.h"
+#include "scene_stream.h"
+
+/* What export_report renders ahead of writing it out. */
+#define REPORT_STEP (64u << 10)
 
 struct seen {
 	char incident[INC_NAME_MAX + 1];
@@ -86,20 +90,47 @@ done:
 	return ret;
 }
 
-struct sink {
+struct report_stream {
+	const struct export_dir *dir;
 	export_out_fn out;
 	void *ctx;
+	struct scene *s;
+	struct scene_stream *ss; /* NULL once every line is rendered */
+	char *pend;              /* rendered, not yet written: pend[off..len) */
+	size_t off, len, cap;
+	struct report_result rr;
+	int err; /* sticky */
 };
 
-static int sink_out(void *ctx, const char *text)
+static int pend_add(struct report_stream *rs, const char *text, size_t n)
 {
-	struct sink *k = ctx;
+	size_t need = rs->len + n;
 
-	return k->out(k->ctx, text, strlen(text));
+	if (need < n)
+		return -ENOMEM;
+	if (need > rs->cap) {
+		size_t cap = rs->cap ? rs->cap : 4096;
+		char *p;
+
+		while (cap < need)
+			cap = cap > SIZE_MAX / 2 ? need : 2 * cap;
+		if (!(p = realloc(rs->pend, cap)))
+			return -ENOMEM;
+		rs->pend = p;
+		rs->cap = cap;
+	}
+	memcpy(rs->pend + rs->len, text, n);
+	rs->len = need;
+	return 0;
 }
 
-static int say(export_out_fn out, void *ctx, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int say(export_out_fn out, void *ctx, const char *fmt, ...)
+static int pend_text(void *ctx, const char *text)
+{
+	return pend_add(ctx, text, strlen(text));
+}
+
+static int say(struct report_stream *rs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int say(struct report_stream *rs, const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
@@ -110,64 +141,149 @@ static int say(export_out_fn out, void *ctx, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return MU_E_FORMAT;
-	return out(ctx, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+	return pend_add(rs, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
-int export_report(struct archive *a, const struct export_dir *dir, const char *incident, uint64_t now,
-		  export_out_fn out, void *ctx, struct report_result *res)
+/* Reads the incident's records into rs->s and fills rs->rr. */
+static int collect(struct report_stream *rs, struct archive *a, struct archive_stat *st)
 {
 	struct rw *w = calloc(1, sizeof(*w));
-	struct report_result rr = {0};
-	struct archive_stat st;
-	struct sink k = {out, ctx};
-	char t0[48], t1[48], tn[48], head[2 * AUDIT_HASH_BYTES + 1];
+	struct report_result *rr = &rs->rr;
 	int ret;
 
 	if (!w)
 		return -ENOMEM;
 	w->a = a;
-	w->dir = dir;
-	ret = scene_new(&w->s, incident);
-	if (!ret)
-		ret = archive_stat(a, &st);
+	w->dir = rs->dir;
+	w->s = rs->s;
+	ret = archive_stat(a, st);
 	if (!ret)
 		ret = archive_audit_scan(a, 0, add_one, w);
 	if (ret)
 		goto out;
-	snprintf(rr.incident, sizeof(rr.incident), "%s", scene_incident(w->s));
+	snprintf(rr->incident, sizeof(rr->incident), "%s", scene_incident(w->s));
 	for (size_t i = 0; i < w->n; i++) {
-		if (!*rr.incident || strcmp(w->v[i].incident, rr.incident))
+		if (!*rr->incident || strcmp(w->v[i].incident, rr->incident))
 			continue;
-		if (!rr.records || w->v[i].created < rr.first)
-			rr.first = w->v[i].created;
-		if (!rr.records || w->v[i].created > rr.last)
-			rr.last = w->v[i].created;
-		rr.records++;
+		if (!rr->records || w->v[i].created < rr->first)
+			rr->first = w->v[i].created;
+		if (!rr->records || w->v[i].created > rr->last)
+			rr->last = w->v[i].created;
+		rr->records++;
 	}
+out:
+	free(w->v);
+	sodium_memzero(&w->rec, sizeof(w->rec));
+	free(w);
+	return ret;
+}
+
+int report_stream_new(struct report_stream **out, struct archive *a, const struct export_dir *dir,
+		      const char *incident, uint64_t now, export_out_fn fn, void *ctx)
+{
+	struct report_stream *rs = calloc(1, sizeof(*rs));
+	struct report_result *rr;
+	struct archive_stat st;
+	char t0[48], t1[48], tn[48], head[2 * AUDIT_HASH_BYTES + 1];
+	int ret;
+
+	*out = NULL;
+	if (!rs)
+		return -ENOMEM;
+	rs->dir = dir;
+	rs->out = fn;
+	rs->ctx = ctx;
+	rr = &rs->rr;
+	ret = scene_new(&rs->s, incident);
+	if (!ret)
+		ret = collect(rs, a, &st);
+	if (ret)
+		goto out;
 	hex_encode(head, st.head, AUDIT_HASH_BYTES);
 	export_iso_time(tn, now);
-	if (!rr.records) {
-		ret = say(out, ctx,
+	if (!rr->records) {
+		ret = say(rs,
 			  "No incident records%s%s in the hospital archive (%" PRIu64 " items, %" PRIu64
 			  " erased).\n",
 			  incident ? " of incident " : "", incident ? incident : "", st.items, st.erased);
 		goto out;
 	}
-	export_iso_time(t0, rr.first);
-	export_iso_time(t1, rr.last);
-	ret = say(out, ctx,
-		  "INCIDENT REPORT %s, from the hospital archive\n"
-		  "Exported   %s\n"
-		  "Archive    %" PRIu64 " items (%" PRIu64 " erased), audit seq %" PRIu64 ", head %s\n"
-		  "Records    %" PRIu64 " incident records of %s, created %s .. %s\n\n",
-		  rr.incident, tn, st.items, st.erased, st.last_seq, head, rr.records, rr.incident, t0, t1);
+	export_iso_time(t0, rr->first);
+	export_iso_time(t1, rr->last);
+	ret =
+	    say(rs,
+		"INCIDENT REPORT %s, from the hospital archive\n"
+		"Exported   %s\n"
+		"Archive    %" PRIu64 " items (%" PRIu64 " erased), audit seq %" PRIu64 ", head %s\n"
+		"Records    %" PRIu64 " incident records of %s, created %s .. %s\n\n",
+		rr->incident, tn, st.items, st.erased, st.last_seq, head, rr->records, rr->incident, t0, t1);
 	if (!ret)
-		ret = scene_render(w->s, VIEW_REPORT, 0, now, names, (void *)dir, sink_out, &k);
+		ret = scene_stream_new(&rs->ss, rs->s, VIEW_REPORT, 0, now, names, (void *)dir);
 out:
-	if (!ret && res)
-		*res = rr;
-	scene_free(w->s);
-	free(w->v);
-	free(w);
+	if (ret) {
+		report_stream_free(rs);
+		return ret;
+	}
+	*out = rs;
+	return 0;
+}
+
+int report_stream_step(struct report_stream *rs, size_t max, struct report_result *res)
+{
+	size_t n;
+	int ret;
+
+	if (!rs->err && !max)
+		rs->err = -EINVAL;
+	while (!rs->err && rs->ss && rs->len - rs->off < max) {
+		ret = scene_stream_step(rs->ss, max - (rs->len - rs->off), pend_text, rs);
+		if (ret < 0)
+			rs->err = ret;
+		if (!ret) {
+			scene_stream_free(rs->ss);
+			rs->ss = NULL;
+		}
+	}
+	if (rs->err)
+		return rs->err;
+	n = rs->len - rs->off < max ? rs->len - rs->off : max;
+	if (n && (ret = rs->out(rs->ctx, rs->pend + rs->off, n)))
+		return rs->err = ret;
+	rs->off += n;
+	/* Move the rest to the front once it is at most as long as what went
+	 * out, so each byte is moved a bounded number of times. */
+	if (rs->off && rs->len - rs->off <= rs->off) {
+		memmove(rs->pend, rs->pend + rs->off, rs->len - rs->off);
+		rs->len -= rs->off;
+		rs->off = 0;
+	}
+	if (rs->ss || rs->len)
+		return 1;
+	if (res)
+		*res = rs->rr;
+	return 0;
+}
+
+void report_stream_free(struct report_stream *rs)
+{
+	if (!rs)
+		return;
+	scene_stream_free(rs->ss);
+	scene_free(rs->s);
+	free(rs->pend);
+	free(rs);
+}
+
+int export_report(struct archive *a, const struct export_dir *dir, const char *incident, uint64_t now,
+		  export_out_fn out, void *ctx, struct report_result *res)
+{
+	struct report_stream *rs;
+	int ret = report_stream_new(&rs, a, dir, incident, now, out, ctx);
+
+	if (ret)
+		return ret;
+	while ((ret = report_stream_step(rs, REPORT_STEP, res)) == 1)
+		;
+	report_stream_free(rs);
 	return ret;
 }

@@ -12,6 +12,7 @@
 #include "hex.h"
 #include "json.h"
 #include "scene_int.h"
+#include "scene_stream.h"
 
 #define PIECE_MAX 4096 /* out() gets a line, or pieces of about this size */
 
@@ -31,6 +32,7 @@ struct out {
 	void *ctx;
 	char *buf;
 	size_t n, cap;
+	size_t sent; /* bytes handed to fn so far */
 	int err;
 };
 
@@ -42,6 +44,7 @@ static void flush(struct out *o)
 		return;
 	if ((r = o->fn(o->ctx, o->buf)))
 		o->err = r;
+	o->sent += o->n;
 	o->n = 0;
 	o->buf[0] = 0;
 }
@@ -504,7 +507,8 @@ static void conflict_line(struct out *o, const struct group *g, const char *what
 
 /* ---- M/ETHANE ---- */
 
-static void methane_text(struct out *o)
+/* Everything before the history rows; returns how many rows follow. */
+static size_t methane_head(struct out *o)
 {
 	const struct view *v = o->v;
 	const struct group *g = view_group(v, INC_METHANE, "");
@@ -515,7 +519,7 @@ static void methane_text(struct out *o)
 	put(o, "M/ETHANE  %s\n", dash(v->incident));
 	if (!s) {
 		puts_(o, "  no report yet\n");
-		return;
+		return 0;
 	}
 	m = s->b.methane;
 	if (s->has_prev) {
@@ -560,29 +564,36 @@ static void methane_text(struct out *o)
 	if (p)
 		put(o, "  (*changed: since the report of %s by %s)\n", clock_str(t, p->created), dash(p->sender_name));
 	put(o, "History (%zu report%s)\n", g->n, g->n == 1 ? "" : "s");
-	for (size_t k = 0; k < g->n; k++) {
-		const struct srec *r = g->m[k];
-		size_t upd = SIZE_MAX;
+	return g->n;
+}
 
-		for (size_t j = 0; r->has_prev && j < k; j++)
-			if (!memcmp(g->m[j]->id, r->prev, BUNDLE_ID_BYTES))
-				upd = j;
-		put(o, "  #%-3zu %s %s  %-12s ", k + 1, date_str(d, r->created), clock_str(t, r->created),
-		    inc_declared_name(r->b.methane->declared));
-		cell(o, r->sender_name, 24, NULL, 0);
-		if (upd != SIZE_MAX)
-			put(o, "updates #%zu", upd + 1);
-		else
-			puts_(o, "first report");
-		if (r == s)
-			puts_(o, "  [shown]");
-		else if (!v->superseded[idx(v, r)]) {
-			colour(o, C_ALERT);
-			puts_(o, "  [CONFLICT]");
-			colour_end(o);
-		}
-		puts_(o, "\n");
+/* History row k (of methane_head's count). */
+static void methane_row(struct out *o, size_t k)
+{
+	const struct view *v = o->v;
+	const struct group *g = view_group(v, INC_METHANE, "");
+	const struct srec *s = shown(g), *r = g->m[k];
+	size_t upd = SIZE_MAX;
+	char t[32], d[32];
+
+	for (size_t j = 0; r->has_prev && j < k; j++)
+		if (!memcmp(g->m[j]->id, r->prev, BUNDLE_ID_BYTES))
+			upd = j;
+	put(o, "  #%-3zu %s %s  %-12s ", k + 1, date_str(d, r->created), clock_str(t, r->created),
+	    inc_declared_name(r->b.methane->declared));
+	cell(o, r->sender_name, 24, NULL, 0);
+	if (upd != SIZE_MAX)
+		put(o, "updates #%zu", upd + 1);
+	else
+		puts_(o, "first report");
+	if (r == s)
+		puts_(o, "  [shown]");
+	else if (!v->superseded[idx(v, r)]) {
+		colour(o, C_ALERT);
+		puts_(o, "  [CONFLICT]");
+		colour_end(o);
 	}
+	puts_(o, "\n");
 }
 
 static void methane_json(struct out *o)
@@ -614,30 +625,49 @@ struct crew {
 	const struct group *ck, *as;
 };
 
-/* Callsigns that checked in or were assigned, in byte order; calls fn for
- * each with both groups (either may be NULL). */
-static void each_crew(struct out *o, void (*fn)(struct out *, const struct crew *, size_t), size_t *count)
+/* Walks the callsigns that checked in or were assigned, in byte order. */
+struct crew_it {
+	size_t ca, cb, aa, ab;
+};
+
+static void crew_first(const struct view *v, struct crew_it *it)
 {
-	const struct view *v = o->v;
-	size_t ca, cb, aa, ab, n = 0;
+	type_range(v, INC_CHECKIN, &it->ca, &it->cb);
+	type_range(v, INC_ASSIGN, &it->aa, &it->ab);
+}
 
-	type_range(v, INC_CHECKIN, &ca, &cb);
-	type_range(v, INC_ASSIGN, &aa, &ab);
-	while (ca < cb || aa < ab) {
-		struct crew c = { 0 };
-		int cmp = ca == cb ? 1 : aa == ab ? -1 : strcmp(v->g[ca].key, v->g[aa].key);
+/* The next crew with both its groups (either may be NULL); false after
+ * the last. */
+static bool crew_next(const struct view *v, struct crew_it *it, struct crew *c)
+{
+	int cmp;
 
-		if (cmp <= 0)
-			c.ck = &v->g[ca++];
-		if (cmp >= 0)
-			c.as = &v->g[aa++];
-		c.callsign = c.ck ? c.ck->key : c.as->key;
+	if (it->ca == it->cb && it->aa == it->ab)
+		return false;
+	cmp = it->ca == it->cb ? 1 : it->aa == it->ab ? -1 : strcmp(v->g[it->ca].key, v->g[it->aa].key);
+	memset(c, 0, sizeof(*c));
+	if (cmp <= 0)
+		c->ck = &v->g[it->ca++];
+	if (cmp >= 0)
+		c->as = &v->g[it->aa++];
+	c->callsign = c->ck ? c->ck->key : c->as->key;
+	return true;
+}
+
+/* Calls fn for each crew with its index; the number of crews. */
+static size_t each_crew(struct out *o, void (*fn)(struct out *, const struct crew *, size_t))
+{
+	struct crew_it it;
+	struct crew c;
+	size_t n = 0;
+
+	crew_first(o->v, &it);
+	while (crew_next(o->v, &it, &c)) {
 		if (fn)
 			fn(o, &c, n);
 		n++;
 	}
-	if (count)
-		*count = n;
+	return n;
 }
 
 static void crew_text(struct out *o, const struct crew *c, size_t n)
@@ -692,14 +722,14 @@ static void crew_text(struct out *o, const struct crew *c, size_t n)
 	}
 }
 
-static void roster_text(struct out *o)
+/* The roster's head; returns how many crew rows follow. */
+static size_t roster_head(struct out *o)
 {
-	size_t n = 0;
+	size_t n = each_crew(o, NULL);
 
-	each_crew(o, NULL, &n);
 	put(o, "Roster  %s  (%zu crew%s)\n", dash(o->v->incident), n, n == 1 ? "" : "s");
 	puts_(o, "CALLSIGN  STATUS       SKILLS       VEHICLE  ASSIGNMENT           ACK\n");
-	each_crew(o, crew_text, NULL);
+	return n;
 }
 
 static void crew_json(struct out *o, const struct crew *c, size_t n)
@@ -728,7 +758,7 @@ static void roster_json(struct out *o)
 	puts_(o, "{\"view\":\"roster\",\"incident\":");
 	jstr(o, o->v->incident);
 	puts_(o, ",\"crews\":[\n");
-	each_crew(o, crew_json, NULL);
+	each_crew(o, crew_json);
 	puts_(o, "]}");
 }
 
@@ -789,59 +819,60 @@ static const char *req_status(const struct req *r)
 	return r->cancelled ? "cancelled" : r->accepted >= r->needed ? "filled" : "open";
 }
 
-static void requests_text(struct out *o)
+/* The requests' head; *q (the caller frees it) and *n: the rows to follow. */
+static void requests_head(struct out *o, struct req **q, size_t *n)
 {
-	struct req *q = NULL;
-	size_t n = 0, open = 0;
-	const char *indent = "          ";
+	size_t open = 0;
+
+	*q = NULL;
+	*n = 0;
+	if ((o->err = o->err ? o->err : requests_collect(o->v, q, n)))
+		return;
+	for (size_t i = 0; i < *n; i++)
+		open += !strcmp(req_status(&(*q)[i]), "open");
+	put(o, "Staffing requests  %s  (%zu, %zu open)\n", dash(o->v->incident), *n, open);
+	puts_(o, "REQUEST  STATUS     NEED GOT  SKILL      SECTOR        RAISED\n");
+}
+
+static void request_row(struct out *o, const struct req *r)
+{
+	const struct srec *root = r->g->m[0];
+	const char *indent = "          ", *st = req_status(r);
 	char id[32], t[32], raised[128], num[16];
 
-	if ((o->err = o->err ? o->err : requests_collect(o->v, &q, &n)))
-		return;
-	for (size_t i = 0; i < n; i++)
-		open += !strcmp(req_status(&q[i]), "open");
-	put(o, "Staffing requests  %s  (%zu, %zu open)\n", dash(o->v->incident), n, open);
-	puts_(o, "REQUEST  STATUS     NEED GOT  SKILL      SECTOR        RAISED\n");
-	for (size_t i = 0; i < n; i++) {
-		const struct req *r = &q[i];
-		const struct srec *root = r->g->m[0];
-		const char *st = req_status(r);
+	cell(o, short_id(id, root->id), 8, NULL, 0);
+	cell(o, st, 10, !strcmp(st, "open") ? C_OPEN : NULL, 0);
+	snprintf(num, sizeof(num), "%u", r->needed);
+	cell(o, num, 4, NULL, 0);
+	snprintf(num, sizeof(num), "%u", r->accepted);
+	cell(o, num, 4, r->accepted > r->needed ? C_ALERT : NULL, 0);
+	cell(o, inc_skill_name(r->shown->b.request->skill), 10, NULL, 0);
+	cell(o, r->shown->b.request->sector, 13, NULL, 0);
+	snprintf(raised, sizeof(raised), "%s %s", clock_str(t, root->created), dash(root->sender_name));
+	cell(o, raised, 25, NULL, 1);
+	puts_(o, "\n");
+	if (r->shown->b.request->note[0])
+		put(o, "%snote: %s\n", indent, r->shown->b.request->note);
+	if (r->nresp) {
+		puts_(o, indent);
+		for (size_t k = 0; k < r->nresp; k++) {
+			const struct inc_response *x = r->resp[k]->b.response;
 
-		cell(o, short_id(id, root->id), 8, NULL, 0);
-		cell(o, st, 10, !strcmp(st, "open") ? C_OPEN : NULL, 0);
-		snprintf(num, sizeof(num), "%u", r->needed);
-		cell(o, num, 4, NULL, 0);
-		snprintf(num, sizeof(num), "%u", r->accepted);
-		cell(o, num, 4, r->accepted > r->needed ? C_ALERT : NULL, 0);
-		cell(o, inc_skill_name(r->shown->b.request->skill), 10, NULL, 0);
-		cell(o, r->shown->b.request->sector, 13, NULL, 0);
-		snprintf(raised, sizeof(raised), "%s %s", clock_str(t, root->created), dash(root->sender_name));
-		cell(o, raised, 25, NULL, 1);
+			if (x->accept)
+				put(o, "%s%s accepted %u", k ? ", " : "", x->callsign, x->count);
+			else
+				put(o, "%s%s declined", k ? ", " : "", x->callsign);
+		}
 		puts_(o, "\n");
-		if (r->shown->b.request->note[0])
-			put(o, "%snote: %s\n", indent, r->shown->b.request->note);
-		if (r->nresp) {
-			puts_(o, indent);
-			for (size_t k = 0; k < r->nresp; k++) {
-				const struct inc_response *x = r->resp[k]->b.response;
-
-				if (x->accept)
-					put(o, "%s%s accepted %u", k ? ", " : "", x->callsign, x->count);
-				else
-					put(o, "%s%s declined", k ? ", " : "", x->callsign);
-			}
-			puts_(o, "\n");
-		}
-		if (r->accepted > r->needed && !r->cancelled) {
-			puts_(o, indent);
-			colour(o, C_ALERT);
-			put(o, "CONFLICT: over-filled, %u accepted for %u needed", r->accepted, r->needed);
-			colour_end(o);
-			puts_(o, "\n");
-		}
-		conflict_line(o, r->g, "updates", indent);
 	}
-	free(q);
+	if (r->accepted > r->needed && !r->cancelled) {
+		puts_(o, indent);
+		colour(o, C_ALERT);
+		put(o, "CONFLICT: over-filled, %u accepted for %u needed", r->accepted, r->needed);
+		colour_end(o);
+		puts_(o, "\n");
+	}
+	conflict_line(o, r->g, "updates", indent);
 }
 
 static void requests_json(struct out *o)
@@ -947,72 +978,90 @@ static int dest_collect(const struct view *v, struct dest **out, size_t *n)
 	return 0;
 }
 
-static void triage_text(struct out *o)
+/* Triage's head; rows CCS a..b follow, then the TOTAL row (ccs_row). */
+static void triage_head(struct out *o, size_t *a, size_t *b)
+{
+	type_range(o->v, INC_TRIAGE, a, b);
+	put(o, "Triage  %s  (%zu CCS)\n", dash(o->v->incident), *b - *a);
+	puts_(o, "CCS                 P1    P2    P3  DEAD COUNTED\n");
+}
+
+/* The tally of CCS group gi, added to tot; gi == b: the TOTAL row. */
+static void ccs_row(struct out *o, size_t gi, size_t b, unsigned tot[4])
 {
 	const struct view *v = o->v;
-	size_t a, b, nd = 0;
-	unsigned tot[4] = { 0 };
-	struct dest *d = NULL;
+	const struct srec *s = gi < b ? shown(&v->g[gi]) : NULL;
+	const unsigned *c = tot;
+	unsigned cs[4];
 	char t[32], ag[32], at[80], num[16];
 
-	type_range(v, INC_TRIAGE, &a, &b);
-	put(o, "Triage  %s  (%zu CCS)\n", dash(v->incident), b - a);
-	puts_(o, "CCS                 P1    P2    P3  DEAD COUNTED\n");
-	for (size_t gi = a; gi <= b; gi++) {
-		const struct srec *s = gi < b ? shown(&v->g[gi]) : NULL;
-		const unsigned *c = tot;
-		unsigned cs[4];
-
-		if (s) {
-			for (int k = 0; k < 4; k++) {
-				cs[k] = s->b.triage->count[k];
-				tot[k] += cs[k];
-			}
-			c = cs;
-		}
-		cell(o, s ? s->b.triage->ccs : "TOTAL", 16, NULL, 0);
+	if (s) {
 		for (int k = 0; k < 4; k++) {
-			snprintf(num, sizeof(num), "%5u", c[k]);
-			cell(o, num, 5, c[k] ? tri_colour(k) : NULL, !s && k == 3);
+			cs[k] = s->b.triage->count[k];
+			tot[k] += cs[k];
 		}
-		if (s) {
-			snprintf(at, sizeof(at), "%s (%s)", clock_str(t, s->b.triage->at),
-				 age_str(ag, o->now, s->b.triage->at));
-			cell(o, at, 24, NULL, 1);
-		}
-		puts_(o, "\n");
-		if (s)
-			conflict_line(o, &v->g[gi], "tallies", "                  ");
+		c = cs;
 	}
-	type_range(v, INC_CASUALTY, &a, &b);
-	put(o, "\nCasualty movements  (%zu)\n", b - a);
-	puts_(o, "TAG        PRI  DESTINATION              DEPARTED   NOTE\n");
-	for (size_t gi = a; gi < b; gi++) {
-		const struct srec *s = shown(&v->g[gi]);
-		const struct inc_casualty *c = s->b.casualty;
+	cell(o, s ? s->b.triage->ccs : "TOTAL", 16, NULL, 0);
+	for (int k = 0; k < 4; k++) {
+		snprintf(num, sizeof(num), "%5u", c[k]);
+		cell(o, num, 5, c[k] ? tri_colour(k) : NULL, !s && k == 3);
+	}
+	if (s) {
+		snprintf(at, sizeof(at), "%s (%s)", clock_str(t, s->b.triage->at), age_str(ag, o->now, s->b.triage->at));
+		cell(o, at, 24, NULL, 1);
+	}
+	puts_(o, "\n");
+	if (s)
+		conflict_line(o, &v->g[gi], "tallies", "                  ");
+}
 
-		cell(o, c->tag, 10, NULL, 0);
-		cell(o, inc_triage_name(c->priority), 4, tri_colour(c->priority), 0);
-		cell(o, c->destination, 24, NULL, 0);
-		cell(o, c->departed ? clock_str(t, c->departed) : "not yet", 10, NULL, 0);
-		cell(o, c->note, 25, NULL, 1);
-		puts_(o, "\n");
-		conflict_line(o, &v->g[gi], "movements", "           ");
-	}
-	if ((o->err = o->err ? o->err : dest_collect(v, &d, &nd)))
+/* The movements' head; rows for casualty groups a..b follow. */
+static void casualty_head(struct out *o, size_t *a, size_t *b)
+{
+	type_range(o->v, INC_CASUALTY, a, b);
+	put(o, "\nCasualty movements  (%zu)\n", *b - *a);
+	puts_(o, "TAG        PRI  DESTINATION              DEPARTED   NOTE\n");
+}
+
+static void casualty_row(struct out *o, size_t gi)
+{
+	const struct view *v = o->v;
+	const struct srec *s = shown(&v->g[gi]);
+	const struct inc_casualty *c = s->b.casualty;
+	char t[32];
+
+	cell(o, c->tag, 10, NULL, 0);
+	cell(o, inc_triage_name(c->priority), 4, tri_colour(c->priority), 0);
+	cell(o, c->destination, 24, NULL, 0);
+	cell(o, c->departed ? clock_str(t, c->departed) : "not yet", 10, NULL, 0);
+	cell(o, c->note, 25, NULL, 1);
+	puts_(o, "\n");
+	conflict_line(o, &v->g[gi], "movements", "           ");
+}
+
+/* "Who is coming": *d (the caller frees it) and *n, the rows to follow. */
+static void dest_head(struct out *o, struct dest **d, size_t *n)
+{
+	*d = NULL;
+	*n = 0;
+	if ((o->err = o->err ? o->err : dest_collect(o->v, d, n)))
 		return;
 	puts_(o, "\nWho is coming\nHOSPITAL                            P1    P2    P3 TOTAL\n");
-	for (size_t k = 0; k < nd; k++) {
-		cell(o, d[k].name, 32, NULL, 0);
-		for (int p = 0; p < 3; p++) {
-			snprintf(num, sizeof(num), "%5u", d[k].count[p]);
-			cell(o, num, 5, d[k].count[p] ? tri_colour(p) : NULL, 0);
-		}
-		snprintf(num, sizeof(num), "%5u", d[k].count[0] + d[k].count[1] + d[k].count[2]);
-		cell(o, num, 5, NULL, 1);
-		puts_(o, "\n");
+}
+
+static void dest_row(struct out *o, const struct dest *d)
+{
+	char num[16];
+
+	cell(o, d->name, 32, NULL, 0);
+	for (int p = 0; p < 3; p++) {
+		snprintf(num, sizeof(num), "%5u", d->count[p]);
+		cell(o, num, 5, d->count[p] ? tri_colour(p) : NULL, 0);
 	}
-	free(d);
+	snprintf(num, sizeof(num), "%5u", d->count[0] + d->count[1] + d->count[2]);
+	cell(o, num, 5, NULL, 1);
+	puts_(o, "\n");
 }
 
 static void triage_json(struct out *o)
@@ -1065,26 +1114,7 @@ static void triage_json(struct out *o)
 
 /* ---- report ---- */
 
-static void timeline_text(struct out *o)
-{
-	const struct view *v = o->v;
-	char day[32] = "", d[32], t[32], id[32];
-
-	put(o, "Timeline  (%zu records)\n", v->n);
-	for (size_t i = 0; i < v->n; i++) {
-		const struct srec *r = v->all[i];
-
-		if (strcmp(day, date_str(d, r->created))) {
-			snprintf(day, sizeof(day), "%s", d);
-			put(o, "--- %s ---\n", day);
-		}
-		put(o, "%s %s %s: ", clock_str(t, r->created), short_id(id, r->id), dash(r->sender_name));
-		summary(o, r);
-		puts_(o, "\n");
-	}
-}
-
-static void report_text(struct out *o)
+static void report_head(struct out *o)
 {
 	const struct view *v = o->v;
 	char d[32], t[32], d2[32], t2[32];
@@ -1095,15 +1125,197 @@ static void report_text(struct out *o)
 		put(o, ", %s %s to %s %s", date_str(d, v->all[0]->created), clock_str(t, v->all[0]->created),
 		    date_str(d2, v->all[v->n - 1]->created), clock_str(t2, v->all[v->n - 1]->created));
 	puts_(o, "\nTimes are UTC. Ids are the first 8 hex digits of bundle ids.\n\n");
-	methane_text(o);
+}
+
+/* Timeline row i; day: the date of the row before ("" at the first). */
+static void timeline_row(struct out *o, size_t i, char day[static 32])
+{
+	const struct srec *r = o->v->all[i];
+	char d[32], t[32], id[32];
+
+	if (strcmp(day, date_str(d, r->created))) {
+		snprintf(day, 32, "%s", d);
+		put(o, "--- %s ---\n", day);
+	}
+	put(o, "%s %s %s: ", clock_str(t, r->created), short_id(id, r->id), dash(r->sender_name));
+	summary(o, r);
 	puts_(o, "\n");
-	timeline_text(o);
-	puts_(o, "\n");
-	roster_text(o);
-	puts_(o, "\n");
-	requests_text(o);
-	puts_(o, "\n");
-	triage_text(o);
+}
+
+/* ---- text views, unit by unit ----
+ *
+ * A text view is a run of units: a section's head, then its rows. The
+ * cursor renders one unit per call, so scene_render writes a whole view
+ * and scene_stream the same bytes a few units at a time. The report is
+ * every section in this order; the other views are one section each. */
+
+enum part {
+	P_REPORT_HEAD,
+	P_METHANE_HEAD,
+	P_METHANE_ROW,
+	P_TIMELINE_HEAD,
+	P_TIMELINE_ROW,
+	P_ROSTER_HEAD,
+	P_ROSTER_ROW,
+	P_REQUESTS_HEAD,
+	P_REQUESTS_ROW,
+	P_TRIAGE_HEAD,
+	P_CCS_ROW,
+	P_CASUALTY_HEAD,
+	P_CASUALTY_ROW,
+	P_DEST_HEAD,
+	P_DEST_ROW,
+	P_END,
+};
+
+struct cursor {
+	enum part part, end;
+	bool report; /* sections apart by a blank line */
+	size_t i, n; /* the next row and the section's row count (or end) */
+	char day[32]; /* timeline: the date of the last row */
+	struct crew_it crews;
+	unsigned tot[4]; /* triage: totals so far */
+	struct req *q;
+	struct dest *d;
+};
+
+static int cursor_init(struct cursor *c, enum scene_view view)
+{
+	static const enum part range[][2] = {
+		[VIEW_METHANE] = { P_METHANE_HEAD, P_TIMELINE_HEAD },
+		[VIEW_ROSTER] = { P_ROSTER_HEAD, P_REQUESTS_HEAD },
+		[VIEW_REQUESTS] = { P_REQUESTS_HEAD, P_TRIAGE_HEAD },
+		[VIEW_TRIAGE] = { P_TRIAGE_HEAD, P_END },
+		[VIEW_REPORT] = { P_REPORT_HEAD, P_END },
+	};
+
+	memset(c, 0, sizeof(*c));
+	if ((unsigned)view >= sizeof(range) / sizeof(range[0]))
+		return MU_E_NOTFOUND;
+	c->part = range[view][0];
+	c->end = range[view][1];
+	c->report = view == VIEW_REPORT;
+	return 0;
+}
+
+static void cursor_fini(struct cursor *c)
+{
+	free(c->q);
+	free(c->d);
+	c->q = NULL;
+	c->d = NULL;
+}
+
+static void blank(struct out *o, const struct cursor *c)
+{
+	if (c->report)
+		puts_(o, "\n");
+}
+
+/* Renders the next unit; false once the view is complete or failed
+ * (o->err). A row part past its last row moves on without output. */
+static bool cursor_next(struct out *o, struct cursor *c)
+{
+	struct crew cr;
+
+	if (o->err || c->part == c->end)
+		return false;
+	switch (c->part) {
+	case P_REPORT_HEAD:
+		report_head(o);
+		c->part++;
+		break;
+	case P_METHANE_HEAD:
+		c->n = methane_head(o);
+		c->i = 0;
+		c->part++;
+		break;
+	case P_METHANE_ROW:
+		if (c->i < c->n)
+			methane_row(o, c->i++);
+		else
+			c->part++;
+		break;
+	case P_TIMELINE_HEAD:
+		blank(o, c);
+		put(o, "Timeline  (%zu records)\n", o->v->n);
+		c->i = 0;
+		c->day[0] = 0;
+		c->part++;
+		break;
+	case P_TIMELINE_ROW:
+		if (c->i < o->v->n)
+			timeline_row(o, c->i++, c->day);
+		else
+			c->part++;
+		break;
+	case P_ROSTER_HEAD:
+		blank(o, c);
+		roster_head(o);
+		crew_first(o->v, &c->crews);
+		c->part++;
+		break;
+	case P_ROSTER_ROW:
+		if (crew_next(o->v, &c->crews, &cr))
+			crew_text(o, &cr, 0);
+		else
+			c->part++;
+		break;
+	case P_REQUESTS_HEAD:
+		blank(o, c);
+		requests_head(o, &c->q, &c->n);
+		c->i = 0;
+		c->part++;
+		break;
+	case P_REQUESTS_ROW:
+		if (c->i < c->n) {
+			request_row(o, &c->q[c->i++]);
+			break;
+		}
+		free(c->q);
+		c->q = NULL;
+		c->part++;
+		break;
+	case P_TRIAGE_HEAD:
+		blank(o, c);
+		triage_head(o, &c->i, &c->n);
+		memset(c->tot, 0, sizeof(c->tot));
+		c->part++;
+		break;
+	case P_CCS_ROW:
+		if (c->i <= c->n) /* the last one is the TOTAL row */
+			ccs_row(o, c->i++, c->n, c->tot);
+		else
+			c->part++;
+		break;
+	case P_CASUALTY_HEAD:
+		casualty_head(o, &c->i, &c->n);
+		c->part++;
+		break;
+	case P_CASUALTY_ROW:
+		if (c->i < c->n)
+			casualty_row(o, c->i++);
+		else
+			c->part++;
+		break;
+	case P_DEST_HEAD:
+		dest_head(o, &c->d, &c->n);
+		c->i = 0;
+		c->part++;
+		break;
+	case P_DEST_ROW:
+		if (c->i < c->n) {
+			dest_row(o, &c->d[c->i++]);
+			break;
+		}
+		free(c->d);
+		c->d = NULL;
+		c->part++;
+		break;
+	case P_END:
+		return false;
+	}
+	return !o->err;
 }
 
 static void report_json(struct out *o)
@@ -1134,31 +1346,40 @@ int scene_render(struct scene *s, enum scene_view view, unsigned flags, uint64_t
 		 void *names_ctx, scene_out_fn out, void *out_ctx)
 {
 	struct view v;
+	struct cursor c;
 	struct out o = { .v = &v, .flags = flags & SCENE_F_JSON ? SCENE_F_JSON : flags, .now = now,
 			 .names = names, .names_ctx = names_ctx, .fn = out, .ctx = out_ctx };
 	int json = flags & SCENE_F_JSON, ret;
 
 	if ((ret = view_build(&v, s)))
 		return ret;
-	switch (view) {
-	case VIEW_METHANE:
-		json ? methane_json(&o) : methane_text(&o);
-		break;
-	case VIEW_ROSTER:
-		json ? roster_json(&o) : roster_text(&o);
-		break;
-	case VIEW_REQUESTS:
-		json ? requests_json(&o) : requests_text(&o);
-		break;
-	case VIEW_TRIAGE:
-		json ? triage_json(&o) : triage_text(&o);
-		break;
-	case VIEW_REPORT:
-		json ? report_json(&o) : report_text(&o);
-		break;
-	default:
-		o.err = MU_E_NOTFOUND;
-		break;
+	if (!json) {
+		if (!(o.err = cursor_init(&c, view))) {
+			while (cursor_next(&o, &c))
+				;
+			cursor_fini(&c);
+		}
+	} else {
+		switch (view) {
+		case VIEW_METHANE:
+			methane_json(&o);
+			break;
+		case VIEW_ROSTER:
+			roster_json(&o);
+			break;
+		case VIEW_REQUESTS:
+			requests_json(&o);
+			break;
+		case VIEW_TRIAGE:
+			triage_json(&o);
+			break;
+		case VIEW_REPORT:
+			report_json(&o);
+			break;
+		default:
+			o.err = MU_E_NOTFOUND;
+			break;
+		}
 	}
 	if (json)
 		puts_(&o, "\n");
@@ -1166,4 +1387,62 @@ int scene_render(struct scene *s, enum scene_view view, unsigned flags, uint64_t
 	free(o.buf);
 	view_free(&v);
 	return o.err;
+}
+
+/* ---- streaming (scene_stream.h) ---- */
+
+struct scene_stream {
+	struct view v;
+	struct out o;
+	struct cursor c;
+};
+
+int scene_stream_new(struct scene_stream **out, const struct scene *s, enum scene_view view, unsigned flags,
+		     uint64_t now, scene_name_fn names, void *names_ctx)
+{
+	struct scene_stream *st;
+	int ret;
+
+	*out = NULL;
+	if (flags & SCENE_F_JSON)
+		return -EINVAL;
+	if (!(st = calloc(1, sizeof(*st))))
+		return -ENOMEM;
+	if ((ret = cursor_init(&st->c, view))) {
+		free(st);
+		return ret;
+	}
+	if ((ret = view_build(&st->v, s))) {
+		free(st);
+		return ret;
+	}
+	st->o = (struct out){ .v = &st->v, .flags = flags, .now = now, .names = names, .names_ctx = names_ctx };
+	*out = st;
+	return 0;
+}
+
+int scene_stream_step(struct scene_stream *st, size_t budget, scene_out_fn out, void *ctx)
+{
+	size_t start = st->o.sent;
+
+	if (st->o.err)
+		return st->o.err;
+	st->o.fn = out;
+	st->o.ctx = ctx;
+	while (st->o.sent - start < budget && cursor_next(&st->o, &st->c))
+		flush(&st->o);
+	flush(&st->o);
+	if (st->o.err)
+		return st->o.err;
+	return st->c.part != st->c.end;
+}
+
+void scene_stream_free(struct scene_stream *st)
+{
+	if (!st)
+		return;
+	cursor_fini(&st->c);
+	free(st->o.buf);
+	view_free(&st->v);
+	free(st);
 }
