@@ -132,6 +132,7 @@ struct route_watch;
  * uplink_on_offer (hospital) / uplink_on_take (field) handle the frames and
  * close the conn on a protocol error. */
 #define UPLINK_WINDOW    8                /* OFFERs unanswered at most */
+#define UPLINK_WALK_STEP_DEFAULT 8192     /* config: [node] uplink_walk_step (keys a walk looks at a turn) */
 #define RELAY_WINDOW_MS_DEFAULT 3600000   /* config: [node] relay_window_ms (hospital) */
 #define RELAY_MAX_DEFAULT       20000     /* config: [node] relay_max */
 #define RELAY_MAX_MAX           1000000
@@ -202,6 +203,7 @@ struct node {
 	struct store *store;
 	struct keyset *keys;
 	struct relay_ring *relay;     /* hospital: recent arrivals told to field nodes (uplink.c) */
+	uint64_t uplink_walk_step;    /* field: keys an uplink walk looks at in one loop turn */
 	struct keyset *keys_ctl;      /* the credential and revocation keys of keys (uplink sync) */
 	struct keyset *keys_building; /* filled step by step after start; becomes keys */
 	struct keyset *keys_ctl_building;
@@ -343,6 +345,14 @@ void receipts_stored(struct node *n, const struct fresh *f);
 void receipts_read(struct node *n, const struct bundle *msg);
 int receipts_ack(struct node *n, const struct bundle *msg);
 bool receipts_sent_at(struct node *n, uint8_t type, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t *at);
+/* Channel messages stored before their epoch key (receipts.c):
+ * receipts_hold is true (and keeps f's id, up to RECEIPTS_HELD_MAX) when f
+ * is a channel message the user cannot open yet, which node_stored then
+ * does not announce; receipts_keywrap, for a stored key-wrap, announces
+ * each held message of its channel and epoch that now opens (notify hook,
+ * alert, delivered receipt) exactly once. */
+bool receipts_hold(struct node *n, const struct fresh *f);
+void receipts_keywrap(struct node *n, const struct fresh *f);
 /* Whether b's destination includes the user (as inbox shows it), and its
  * decrypted content for the user (MU_E_NOTFOUND without a user, else
  * envelope_open's errors; *len >= 1 on success). */

@@ -57,8 +57,11 @@ struct uplink {
 	struct sync_key pos; /* field: the last key of n->keys looked at */
 	uint64_t rpos;       /* hospital: the next relay ring entry to look at */
 	uint64_t told_since_ms;
+	struct loop_timer *resume; /* a walk that looked at uplink_walk_step keys goes on next turn */
 	struct uplink_stats pass, total;
 };
+
+static void resume_tick(void *user);
 
 static uint8_t keys_wire[FRAME_KEYS_MAX * KEYSET_KEY_WIRE];
 static uint8_t offer_buf[1 + 4 + 2 + FRAME_KEYS_MAX * KEYSET_KEY_WIRE];
@@ -77,7 +80,8 @@ int relay_open(struct node *n)
 	int ret;
 
 	if (config_u64(n->cfg, "node", "relay_window_ms", RELAY_WINDOW_MS_DEFAULT, 0, 7 * 86400000ull, &window) ||
-	    config_u64(n->cfg, "node", "relay_max", RELAY_MAX_DEFAULT, 1, RELAY_MAX_MAX, &max))
+	    config_u64(n->cfg, "node", "relay_max", RELAY_MAX_DEFAULT, 1, RELAY_MAX_MAX, &max) ||
+	    config_u64(n->cfg, "node", "uplink_walk_step", UPLINK_WALK_STEP_DEFAULT, 1, 1000000, &n->uplink_walk_step))
 		return MU_E_CONFIG;
 	if (n->role != NODE_HOSPITAL || !window)
 		return 0;
@@ -121,6 +125,12 @@ int uplink_new(struct conn *c)
 		free(up);
 		return ret;
 	}
+	ret = loop_timer_new(c->n->loop, &up->resume, resume_tick, c);
+	if (ret) {
+		keyset_free(up->told);
+		free(up);
+		return ret;
+	}
 	up->told_since_ms = mu_now_ms();
 	up->again = true;
 	c->up = up;
@@ -131,6 +141,7 @@ void uplink_free(struct conn *c)
 {
 	if (!c->up)
 		return;
+	loop_timer_free(c->up->resume);
 	keyset_free(c->up->told);
 	free(c->up);
 	c->up = NULL;
@@ -178,8 +189,11 @@ static bool first_look(struct uplink *up, const struct sync_key *k)
 	return true;
 }
 
-/* Field: fills b from n->keys, from where the walk stopped. */
-static void fill_from_keys(struct conn *c, struct up_batch *b)
+/* Field: fills b from n->keys, from where the walk stopped, looking at
+ * *budget keys at most ([node] uplink_walk_step a turn: each costs two
+ * store lookups, and a store of archived tombstones must not hold the loop
+ * for seconds). */
+static void fill_from_keys(struct conn *c, struct up_batch *b, size_t *budget)
 {
 	struct uplink *up = c->up;
 	const struct keyset *ks = c->n->keys;
@@ -187,7 +201,7 @@ static void fill_from_keys(struct conn *c, struct up_batch *b)
 
 	if (up->has_pos && keyset_find(ks, &up->pos, &i) == 1)
 		i++;
-	for (; i < count && b->n < FRAME_KEYS_MAX; i++) {
+	for (; i < count && b->n < FRAME_KEYS_MAX && *budget; i++, (*budget)--) {
 		const struct sync_key *k = keyset_at(ks, i);
 
 		up->pos = *k;
@@ -291,10 +305,16 @@ static void walk_restart(struct uplink *up)
 	up->told_since_ms = mu_now_ms();
 }
 
+static void resume_tick(void *user)
+{
+	uplink_kick(user);
+}
+
 void uplink_kick(struct conn *c)
 {
 	struct uplink *up = c->up;
 	bool hospital = c->n->role == NODE_HOSPITAL;
+	size_t budget = (size_t)c->n->uplink_walk_step;
 
 	/* Not before the first round has queued the credentials each side
 	 * lacks: a bundle whose sender's credential has not arrived is
@@ -316,12 +336,15 @@ void uplink_kick(struct conn *c)
 		if (hospital)
 			fill_from_ring(c, b);
 		else
-			fill_from_keys(c, b);
-		if (!b->n)
-			continue; /* at_end is set */
-		if (send_offer(c, b))
+			fill_from_keys(c, b, &budget);
+		if (b->n && send_offer(c, b))
 			break;
-		up->inflight++;
+		if (b->n)
+			up->inflight++;
+		if (!up->at_end && !budget) {
+			loop_timer_arm(up->resume, 0); /* the rest on the next turn */
+			break;
+		}
 	}
 	if (up->at_end && !up->again && !up->inflight)
 		pass_done(c);

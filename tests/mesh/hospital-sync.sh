@@ -36,6 +36,8 @@ node_new d ca paramedic
 node_conf h '[node]' 'role = hospital' 'relay_window_ms = 3000' 'debug = sync' '[archive]' \
 	'receipt_interval_ms = 300'
 for n in a b c d; do node_conf "$n" '[node]' 'custody_grace_ms = 1000' 'debug = sync'; done
+# d walks its keyset 16 keys a loop turn: the walk must resume by itself.
+node_conf d '[node]' 'uplink_walk_step = 16'
 link_add a h
 link_add b h
 link_add c h
