@@ -12,6 +12,7 @@
 
 _Static_assert(KEY_BYTES == 32 && NONCE_BYTES == 24, "envelope layout");
 _Static_assert(crypto_aead_xchacha20poly1305_ietf_ABYTES == 16, "envelope layout");
+_Static_assert(ENVELOPE_SEALED_BYTES == KEY_BYTES + MU_SEAL_OVERHEAD, "envelope layout");
 
 int envelope_seal(uint8_t *out, size_t cap, const uint8_t *content, size_t len,
 		  const struct envelope_recipient *r, unsigned n, const uint8_t sender[static MU_KEY_BYTES])
@@ -49,26 +50,55 @@ int envelope_seal(uint8_t *out, size_t cap, const uint8_t *content, size_t len,
 	return (int)(wr.len + clen);
 }
 
-/* Finds key's slot; on success *slot points at its sealed key and rd is
- * left at the nonce. */
-static int envelope_parse(struct rd *rd, const uint8_t key[static MU_KEY_BYTES], const uint8_t **slot)
+int envelope_slots_init(struct envelope_slots *it, const uint8_t *env, size_t len)
 {
+	struct rd rd = rd_make(env, len);
 	uint8_t version, n;
-	const uint8_t *s;
+	const uint8_t *slots;
 
-	*slot = NULL;
-	if (rd_u8(rd, &version) || rd_u8(rd, &n))
+	memset(it, 0, sizeof(*it));
+	if (rd_u8(&rd, &version) || rd_u8(&rd, &n))
 		return MU_E_FORMAT;
 	if (version != ENVELOPE_VERSION)
 		return MU_E_VERSION;
 	if (n == 0 || n > ENVELOPE_RECIPIENTS_MAX)
 		return MU_E_FORMAT;
-	for (unsigned i = 0; i < n; i++) {
-		if (rd_slice(rd, ENVELOPE_SLOT_BYTES, &s))
-			return MU_E_FORMAT;
-		if (!*slot && !memcmp(s, key, MU_KEY_BYTES))
-			*slot = s + MU_KEY_BYTES;
+	/* All slots at once, so that a caller never acts on the first slots of
+	 * an envelope that turns out to be cut short. */
+	if (rd_slice(&rd, (size_t)n * ENVELOPE_SLOT_BYTES, &slots))
+		return MU_E_FORMAT;
+	*it = (struct envelope_slots){ .next = slots, .left = n, .count = n, .rest = rd.p, .rest_len = rd.len };
+	return 0;
+}
+
+int envelope_slot_next(struct envelope_slots *it, struct envelope_slot *slot)
+{
+	if (!it->left) {
+		*slot = (struct envelope_slot){ 0 };
+		return 0;
 	}
+	slot->key = it->next;
+	slot->sealed = it->next + MU_KEY_BYTES;
+	it->next += ENVELOPE_SLOT_BYTES;
+	it->left--;
+	return 1;
+}
+
+/* Finds key's slot; on success *slot points at its sealed key and rd is
+ * left at the nonce. */
+static int envelope_parse(struct rd *rd, const uint8_t key[static MU_KEY_BYTES], const uint8_t **slot)
+{
+	struct envelope_slots it;
+	struct envelope_slot s;
+	int ret = envelope_slots_init(&it, rd->p, rd->len);
+
+	*slot = NULL;
+	if (ret)
+		return ret;
+	while (envelope_slot_next(&it, &s))
+		if (!*slot && !memcmp(s.key, key, MU_KEY_BYTES))
+			*slot = s.sealed;
+	*rd = rd_make(it.rest, it.rest_len);
 	if (rd->len < NONCE_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES)
 		return MU_E_FORMAT;
 	return 0;

@@ -257,28 +257,24 @@ int chanmsg_seal(uint8_t *out, size_t cap, const uint8_t *content, size_t len, c
  * channel marker for chan (NULL if none), rd is left at the nonce. */
 static int chanmsg_parse(struct rd *rd, const uint8_t *chan, const uint8_t **cslot)
 {
-	uint8_t version, n;
-	const uint8_t *s;
+	struct envelope_slots it;
+	struct envelope_slot s;
+	int ret = envelope_slots_init(&it, rd->p, rd->len);
 
 	*cslot = NULL;
-	if (rd_u8(rd, &version) || rd_u8(rd, &n))
-		return MU_E_FORMAT;
-	if (version != ENVELOPE_VERSION)
-		return MU_E_VERSION;
-	if (n == 0 || n > ENVELOPE_RECIPIENTS_MAX)
-		return MU_E_FORMAT;
-	for (unsigned i = 0; i < n; i++) {
-		if (rd_slice(rd, ENVELOPE_SLOT_BYTES, &s))
-			return MU_E_FORMAT;
-		if (!*cslot && !memcmp(s, chan, CHANNEL_ID_BYTES)) {
+	if (ret)
+		return ret;
+	while (envelope_slot_next(&it, &s)) {
+		if (!*cslot && !memcmp(s.key, chan, CHANNEL_ID_BYTES)) {
 			unsigned k = 0;
 
-			while (k < MARK_BYTES && s[20 + k] == 0xff)
+			while (k < MARK_BYTES && s.key[20 + k] == 0xff)
 				k++;
 			if (k == MARK_BYTES)
-				*cslot = s;
+				*cslot = s.key;
 		}
 	}
+	*rd = rd_make(it.rest, it.rest_len);
 	if (rd->len < NONCE_BYTES + TAG_BYTES)
 		return MU_E_FORMAT;
 	return 0;

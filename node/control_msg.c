@@ -141,19 +141,6 @@ static uint64_t rx_at(const struct msg_index *mi, const uint8_t *msg, const uint
 
 /* ---- whom a sent message was meant for ---- */
 
-/* The recipient slots of b's envelope (key id first in each slot of
- * ENVELOPE_SLOT_BYTES; layout in crypto/envelope.h); 0 if malformed. */
-static size_t env_slots(const struct bundle *b, const uint8_t **slots)
-{
-	struct rd rd = rd_make(b->payload, b->payload_len);
-	uint8_t version, count;
-
-	if (rd_u8(&rd, &version) || rd_u8(&rd, &count) || version != ENVELOPE_VERSION || !count ||
-	    count > ENVELOPE_RECIPIENTS_MAX || rd_slice(&rd, (size_t)count * ENVELOPE_SLOT_BYTES, slots))
-		return 0;
-	return count;
-}
-
 /* The sender themselves and the hospital archive are recipients of every
  * message but not whom it was meant for. */
 static bool intended(struct node *n, const uint8_t *key)
@@ -178,16 +165,18 @@ static void json_time(struct ctl_reply *r, const char *name, uint64_t at)
 static void recipients_state(struct node *n, const struct msg_index *mi, struct ctl_reply *r, const struct bundle *b,
 			     bool alert, bool json, bool text_rows, unsigned cnt[4])
 {
-	const uint8_t *slots = NULL;
-	size_t ns = env_slots(b, &slots);
+	struct envelope_slots it;
+	struct envelope_slot s;
+	/* A malformed envelope names no one: no rows. */
+	int bad = envelope_slots_init(&it, b->payload, b->payload_len);
 	uint64_t now = mu_now_ms();
 	bool first = true;
 	char name[128];
 
 	if (json)
 		ctl_reply_printf(r, ",\"recipients\":[");
-	for (size_t i = 0; i < ns; i++) {
-		const uint8_t *key = slots + i * ENVELOPE_SLOT_BYTES;
+	while (!bad && envelope_slot_next(&it, &s)) {
+		const uint8_t *key = s.key;
 		uint64_t d = rx_at(mi, b->id, key, RECEIPT_DELIVERED), rd = rx_at(mi, b->id, key, RECEIPT_READ);
 		uint64_t ack = rx_at(mi, b->id, key, RECEIPT_ACK);
 
