@@ -14,8 +14,19 @@
  * its own receipt bundles until they expire (with the message they name),
  * so open() rebuilds the record by scanning the store. If the store evicted
  * one under quota, showing the message again sends a second read receipt;
- * the sender keeps the earliest time, so that is harmless. */
+ * the sender keeps the earliest time, so that is harmless.
+ *
+ * A channel message that arrives before the key-wrap of its epoch (or
+ * before the wrap that made its sender a member) cannot be opened yet: it
+ * is not announced then (node_stored asks receipts_hold) but kept in a
+ * list of at most RECEIPTS_HELD_MAX ids, and when a wrap of that channel
+ * and epoch is stored, each of them that now opens is acted on as if it had
+ * just arrived: notify hook, alert, delivered receipt. The list is memory
+ * only, rebuilt at open() from the messages that still do not open, so a
+ * restart loses none and a message that opened before it is not announced
+ * again. */
 #include <errno.h>
+#include <sodium.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +43,11 @@
 #include "receipt.h"
 
 #define RECEIPTS_PENDING_MAX (2 * NODE_FRESH_MAX) /* queued in one turn; beyond it, dropped and logged */
+/* Channel messages held for the user that wait for the key-wrap of their
+ * epoch (or for the wrap that makes their sender a member). Beyond it the
+ * one expiring first is forgotten (logged): it stays readable in the inbox
+ * once its key arrives, but it is then not announced. */
+#define RECEIPTS_HELD_MAX 4096
 
 struct rcpt_pending {
 	uint8_t type, prio, hop_limit;
@@ -48,6 +64,14 @@ struct rcpt_done {
 	uint64_t at;
 };
 
+/* A channel message stored before its epoch key could open it. */
+struct rcpt_held {
+	uint8_t id[BUNDLE_ID_BYTES];
+	uint8_t chan[CHANNEL_ID_BYTES];
+	uint32_t epoch;
+	uint64_t expires;
+};
+
 struct receipts {
 	bool delivered_on; /* [messaging] delivery_receipts */
 	bool read_on;      /* [messaging] read_receipts */
@@ -57,6 +81,9 @@ struct receipts {
 	struct rcpt_done *done;
 	size_t ndone, capdone;
 	uint64_t dropped;
+	struct rcpt_held *held;
+	size_t nheld;
+	uint64_t held_dropped;
 };
 
 static int done_cmp(const struct rcpt_done *d, uint8_t type, const uint8_t *id)
@@ -329,6 +356,127 @@ void receipts_stored(struct node *n, const struct fresh *f)
 		alerts_add(n, &b, meta.received);
 }
 
+/* ---- channel messages waiting for their key ---- */
+
+static void held_remove(struct receipts *rc, size_t i)
+{
+	rc->held[i] = rc->held[--rc->nheld];
+}
+
+static void held_add(struct receipts *rc, const struct bundle *b, uint32_t epoch)
+{
+	uint64_t now = mu_now_ms();
+	size_t first = 0;
+
+	for (size_t i = 0; i < rc->nheld;) {
+		if (!memcmp(rc->held[i].id, b->id, BUNDLE_ID_BYTES))
+			return;
+		if (rc->held[i].expires <= now) {
+			held_remove(rc, i);
+			continue;
+		}
+		if (rc->held[i].expires < rc->held[first].expires)
+			first = i;
+		i++;
+	}
+	if (rc->nheld == RECEIPTS_HELD_MAX) {
+		if (rc->held_dropped++ % 1000 == 0)
+			log_warn(SUB_MAIN, "%d channel messages wait for their key: %" PRIu64 " will not be announced",
+				 RECEIPTS_HELD_MAX, rc->held_dropped);
+		held_remove(rc, first);
+	}
+	memcpy(rc->held[rc->nheld].id, b->id, BUNDLE_ID_BYTES);
+	memcpy(rc->held[rc->nheld].chan, b->dest, CHANNEL_ID_BYTES);
+	rc->held[rc->nheld].epoch = epoch;
+	rc->held[rc->nheld].expires = b->expires;
+	rc->nheld++;
+}
+
+/* Whether b is a channel message of someone else's that the user may be
+ * able to open once a key-wrap arrives: no key for its epoch yet, or its
+ * sender not (yet) a member of it. Held if so. */
+static bool hold_if_waiting(struct node *n, const struct bundle *b)
+{
+	static uint8_t content[BUNDLE_PAYLOAD_MAX];
+	uint32_t epoch;
+	size_t clen = 0;
+	int ret;
+
+	if (b->kind != BK_MESSAGE || b->dest_type != DEST_CHANNEL || b->dest_len != CHANNEL_ID_BYTES ||
+	    !memcmp(b->sender, identity_sign_pk(n->user), MU_KEY_BYTES) || b->expires <= mu_now_ms())
+		return false;
+	ret = node_msg_content(n, b, content, sizeof(content), &clen);
+	sodium_memzero(content, clen < sizeof(content) ? clen : sizeof(content));
+	if (ret != MU_E_NOTFOUND && ret != MU_E_UNTRUSTED)
+		return false;
+	if (chanmsg_epoch(b->payload, b->payload_len, b->dest, &epoch))
+		return false; /* no channel slot: no wrap will ever open it */
+	held_add(n->receipts, b, epoch);
+	return true;
+}
+
+bool receipts_hold(struct node *n, const struct fresh *f)
+{
+	static uint8_t enc[BUNDLE_ENC_MAX];
+	struct bundle b;
+	size_t len;
+	char h[13];
+
+	if (!n->receipts || !n->user || f->kind != BK_MESSAGE)
+		return false;
+	if (store_get(n->store, f->id, enc, sizeof(enc), &len, NULL) || bundle_decode(&b, enc, len))
+		return false;
+	if (!hold_if_waiting(n, &b))
+		return false;
+	hex_encode(h, f->id, 6);
+	log_info(SUB_MAIN, "channel message %s waits for its key-wrap", h);
+	return true;
+}
+
+void receipts_keywrap(struct node *n, const struct fresh *f)
+{
+	static uint8_t enc[BUNDLE_ENC_MAX], content[BUNDLE_PAYLOAD_MAX];
+	struct receipts *rc = n->receipts;
+	struct keywrap kw;
+	struct bundle b;
+	size_t len, clen = 0;
+
+	if (!rc || !rc->nheld || !n->user || f->kind != BK_KEYWRAP)
+		return;
+	if (store_get(n->store, f->id, enc, sizeof(enc), &len, NULL) || bundle_decode(&b, enc, len) ||
+	    keywrap_decode(&kw, b.payload, b.payload_len))
+		return;
+	for (size_t i = 0; i < rc->nheld;) {
+		struct rcpt_held h = rc->held[i];
+		struct fresh msg = { .kind = BK_MESSAGE };
+		int ret;
+
+		if (h.epoch != kw.epoch || memcmp(h.chan, kw.chan, CHANNEL_ID_BYTES)) {
+			i++;
+			continue;
+		}
+		if (store_get(n->store, h.id, enc, sizeof(enc), &len, NULL) || bundle_decode(&b, enc, len)) {
+			held_remove(rc, i); /* expired or evicted meanwhile */
+			continue;
+		}
+		ret = node_msg_content(n, &b, content, sizeof(content), &clen);
+		sodium_memzero(content, clen < sizeof(content) ? clen : sizeof(content));
+		if (ret == MU_E_NOTFOUND || ret == MU_E_UNTRUSTED) {
+			i++; /* this wrap was not for the user, or not the sender's */
+			continue;
+		}
+		held_remove(rc, i);
+		if (ret)
+			continue; /* altered: never opens */
+		/* Now readable: as if it had just arrived. */
+		memcpy(msg.id, h.id, BUNDLE_ID_BYTES);
+		msg.created = b.created;
+		msg.prio = b.prio;
+		node_deliver_notice(n, h.id);
+		receipts_stored(n, &msg);
+	}
+}
+
 /* ---- open / close ---- */
 
 static int scan_own(void *ctx, uint64_t created, const uint8_t id[static BUNDLE_ID_BYTES])
@@ -342,7 +490,15 @@ static int scan_own(void *ctx, uint64_t created, const uint8_t id[static BUNDLE_
 	uint8_t type;
 
 	(void)created;
-	if (store_peek(n->store, id, &info) || info.kind != BK_RECEIPT || !(info.meta.flags & STORE_F_LOCAL))
+	if (store_peek(n->store, id, &info))
+		return 0;
+	/* Channel messages still waiting for their key: a restart loses none. */
+	if (info.kind == BK_MESSAGE && info.expires > mu_now_ms()) {
+		if (!store_get(n->store, id, enc, sizeof(enc), &len, NULL) && !bundle_decode(&b, enc, len))
+			hold_if_waiting(n, &b);
+		return 0;
+	}
+	if (info.kind != BK_RECEIPT || !(info.meta.flags & STORE_F_LOCAL))
 		return 0;
 	if (store_get(n->store, id, enc, sizeof(enc), &len, NULL) || bundle_decode(&b, enc, len) ||
 	    memcmp(b.sender, identity_sign_pk(n->user), MU_KEY_BYTES) ||
@@ -368,11 +524,14 @@ int receipts_open(struct node *n)
 		return MU_E_CONFIG;
 	rc->read_on = read_on;
 	rc->delivered_on = delivered_on;
-	if (!(rc->pend = calloc(RECEIPTS_PENDING_MAX, sizeof(*rc->pend))))
+	if (!(rc->pend = calloc(RECEIPTS_PENDING_MAX, sizeof(*rc->pend))) ||
+	    !(rc->held = calloc(RECEIPTS_HELD_MAX, sizeof(*rc->held))))
 		return -ENOMEM;
 	ret = loop_timer_new(n->loop, &rc->flush_timer, flush_tick, n);
 	if (!ret && n->user)
 		ret = store_scan_time(n->store, 0, NULL, scan_own, n);
+	if (!ret && rc->nheld)
+		log_info(SUB_MAIN, "%zu channel message%s wait for a key-wrap", rc->nheld, rc->nheld == 1 ? "" : "s");
 	if (!ret)
 		ret = alerts_open(n);
 	return ret;
@@ -394,6 +553,7 @@ void receipts_close(struct node *n)
 	loop_timer_free(rc->flush_timer);
 	free(rc->pend);
 	free(rc->done);
+	free(rc->held);
 	free(rc);
 	n->receipts = NULL;
 }

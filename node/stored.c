@@ -9,15 +9,22 @@
 
 void node_stored(struct node *n, const struct fresh *f)
 {
+	bool held;
+
 	/* A wipe order for this node stops it before anything else is done. */
 	if (f->kind == BK_REVOCATION)
 		wipe_on_stored(n, f->id);
 	/* Channel keys first, so a message in the same batch can be read. */
 	channel_stored(n, f);
-	if (f->kind == BK_MESSAGE)
+	/* A channel message whose key-wrap has not arrived is announced when
+	 * it does (receipts_keywrap), not now. */
+	held = receipts_hold(n, f);
+	if (f->kind == BK_MESSAGE && !held)
 		node_deliver_notice(n, f->id);
 	/* Delivered receipts and alerts for the user; acks for the sender. */
-	receipts_stored(n, f);
+	if (!held)
+		receipts_stored(n, f);
+	receipts_keywrap(n, f);
 	/* Hospital: into the archive (and its custody receipts). */
 	hospital_stored(n, f);
 	/* Custody last: it may schedule this message's deletion. */

@@ -1,7 +1,7 @@
 # Multi-node tests in network namespaces (tests/mesh/*.sh, library lib.sh).
 # They need root, iproute2 (ip netns), nftables and tc; without them they
 # exit 77 and ctest reports them skipped. Run: ctest -L mesh.
-foreach(t ferry line-flap refused restart recipients messaging flood adversary crash incident custody receipts alerts wipe archive attach channel uplink export archive-attach hospital-restart hospital-sync refused-frame)
+foreach(t ferry line-flap refused restart recipients messaging flood adversary crash incident custody receipts alerts channel-late-key wipe archive attach channel uplink export archive-attach hospital-restart hospital-sync refused-frame)
 	add_test(NAME mesh/${t} COMMAND bash ${CMAKE_SOURCE_DIR}/tests/mesh/${t}.sh)
 	set_tests_properties(mesh/${t} PROPERTIES
 		LABELS mesh
