@@ -415,32 +415,64 @@ static int cmd_view(struct node *n, const struct ctl_req *req, struct ctl_reply 
 
 /* ---- creating records ---- */
 
-/* The incident a new record belongs to and its scene: --incident, or the
- * latest incident readable here. */
-static int create_begin(struct node *n, const struct args *a, struct scan *sc, struct inc_record *rec,
-			struct ctl_reply *r)
+struct create;
+
+/* One command that creates a record: what sets it apart from the others. */
+struct create_cmd {
+	const char *cmd, *verb; /* argv[0], and argv[1] for a noun's verb (`triage send`) or NULL */
+	const struct opt *opts;
+	int npos_max;        /* record ids named among the options (ASSIGNMENT-ID, REQUEST-ID) */
+	const char *key_opt; /* a keyed record, one current record per thing that a new one updates:
+			      * the required option naming the thing, "" for one per incident; else NULL */
+	uint8_t type;
+	uint8_t prio;
+	/* Checks of the arguments that need no records, into c->rec (still
+	 * zero but for what it writes); NULL when there are none. */
+	int (*parse)(struct create *c);
+	/* Fills c->rec once its incident and scene (and, keyed, its current
+	 * record) are known; replies to what it refuses. */
+	int (*fill)(struct create *c);
+};
+
+/* A record being made, with what the fill steps read. */
+struct create {
+	struct node *n;
+	struct ctl_reply *r;
+	struct args a;
+	struct scan sc;
+	struct inc_record rec;
+	struct inc_record head;      /* keyed, when update: the thing's current record */
+	struct inc_record ref;       /* the record an acknowledgement or an answer names */
+	char key[INC_SHORT_MAX + 1]; /* keyed: the value of key_opt */
+	bool update;                 /* keyed: rec.u starts as the current record's content */
+};
+
+/* The incident the new record belongs to, in c->rec, and its scene:
+ * --incident, or the latest incident readable here. */
+static int create_begin(struct create *c)
 {
 	char incident[INC_NAME_MAX + 1];
 	int ret;
 
-	if (!n->user) {
-		ctl_reply_printf(r, "%s", no_user_msg);
+	if (!c->n->user) {
+		ctl_reply_printf(c->r, "%s", no_user_msg);
 		return MU_E_NOCRED;
 	}
-	ret = incident_arg(a, r, incident);
+	ret = incident_arg(&c->a, c->r, incident);
 	if (!ret)
-		ret = scan_load(n, *incident ? incident : NULL, sc, r);
+		ret = scan_load(c->n, *incident ? incident : NULL, &c->sc, c->r);
 	if (ret)
 		return ret;
-	if (!*incident && !*scene_incident(sc->s)) {
+	if (!*incident && !*scene_incident(c->sc.s)) {
 		ctl_reply_printf(
-		    r, "no incident is known on this node yet: name it with --incident NAME (1..%d bytes)\n",
+		    c->r,
+		    "no incident is known on this node yet: name it with --incident NAME (1..%d bytes)\n",
 		    INC_NAME_MAX);
-		scan_free(sc);
+		scan_free(&c->sc);
 		return MU_E_FORMAT;
 	}
-	memset(rec, 0, sizeof(*rec));
-	snprintf(rec->incident, sizeof(rec->incident), "%s", *incident ? incident : scene_incident(sc->s));
+	snprintf(c->rec.incident, sizeof(c->rec.incident), "%s",
+		 *incident ? incident : scene_incident(c->sc.s));
 	return 0;
 }
 
@@ -498,6 +530,79 @@ static int create_finish(struct node *n, const struct ctl_req *req, struct ctl_r
 	return 0;
 }
 
+/* Runs one create command: every argument is checked before anything is
+ * sealed, so a refused command stores nothing. */
+static int create_record(struct node *n, const struct ctl_req *req, struct ctl_reply *r,
+			 const struct create_cmd *cmd)
+{
+	static struct create c; /* records are large; commands run one at a time */
+	int ret;
+
+	memset(&c, 0, sizeof(c));
+	c.n = n;
+	c.r = r;
+	ret = args_parse(n, req, cmd->verb ? 2 : 1, cmd->opts, cmd->npos_max, &c.a, r);
+	if (!ret && cmd->key_opt && *cmd->key_opt)
+		ret = text_arg(r, cmd->key_opt, arg(&c.a, cmd->key_opt), INC_SHORT_MAX, true, c.key);
+	if (!ret && cmd->parse)
+		ret = cmd->parse(&c);
+	if (!ret)
+		ret = create_begin(&c);
+	if (ret)
+		return ret;
+	if (cmd->key_opt) {
+		c.update = !take_head(n, &c.sc, cmd->type, c.key, &c.rec, &c.head);
+		if (c.update)
+			c.rec.u = c.head.u; /* an update restates what it does not change */
+	}
+	c.rec.type = cmd->type;
+	ret = cmd->fill(&c);
+	if (!ret)
+		ret = create_finish(n, req, r, &c.rec, cmd->prio);
+	scan_free(&c.sc);
+	return ret;
+}
+
+static const char *const cat_opts[4] = {"--p1", "--p2", "--p3", "--dead"};
+
+/* The casualty counts by category (cat_opts) given, into out; each one is
+ * required when required_at (the CCS counted at) is not NULL. */
+static int counts_arg(const struct args *a, struct ctl_reply *r, const char *required_at,
+		      uint16_t out[static 4])
+{
+	unsigned long v = 0;
+	int ret = 0;
+
+	for (int i = 0; !ret && i < 4; i++) {
+		if (!arg(a, cat_opts[i])) {
+			if (required_at) {
+				ctl_reply_printf(r, "%s is required for the first count at %s (0..%u)\n",
+						 cat_opts[i], required_at, INC_COUNT_MAX);
+				ret = MU_E_FORMAT;
+			}
+			continue;
+		}
+		ret = num_arg(r, cat_opts[i], arg(a, cat_opts[i]), 0, INC_COUNT_MAX, &v);
+		out[i] = (uint16_t)v;
+	}
+	return ret;
+}
+
+/* MU_E_NOTFOUND with a reply: crew callsign is not checked in. */
+static int crew_missing(const struct create *c, const char *callsign)
+{
+	ctl_reply_printf(c->r, "%s has not checked in to %s (as seen from this node)\n", callsign,
+			 c->rec.incident);
+	return MU_E_NOTFOUND;
+}
+
+static int crew_checked_in(const struct create *c, const char *callsign)
+{
+	uint8_t head[BUNDLE_ID_BYTES];
+
+	return scene_head(c->sc.s, INC_CHECKIN, callsign, head) ? crew_missing(c, callsign) : 0;
+}
+
 /* ---- methane ---- */
 
 static const struct opt methane_opts[] = {
@@ -523,7 +628,8 @@ static const struct opt methane_opts[] = {
     {0},
 };
 
-static const char *const cat_opts[4] = {"--p1", "--p2", "--p3", "--dead"};
+static const char *const declared_opts[4] = {"--not-declared", "--declared", "--standby", "--stand-down"};
+static const char *const loc_kind_opts[3] = {"--grid", "--w3w", "--latlon"};
 
 /* Picks the one flag of names[] given; -1 if none, -2 (replied) if more. */
 static int one_of(const struct args *a, const char *const *names, int count, struct ctl_reply *r)
@@ -542,66 +648,48 @@ static int one_of(const struct args *a, const char *const *names, int count, str
 	return got;
 }
 
-static int cmd_methane_send(struct node *n, const struct ctl_req *req, struct ctl_reply *r)
+static int methane_parse(struct create *c)
 {
-	static const char *const declared[] = {"--not-declared", "--declared", "--standby", "--stand-down"};
-	static const char *const kinds[] = {"--grid", "--w3w", "--latlon"};
-	static struct inc_record rec, head;
-	struct inc_methane *m = &rec.u.methane;
-	bool update;
-	struct scan sc;
-	struct args a;
-	unsigned long v = 0;
-	int ret, d, k;
+	int d = one_of(&c->a, declared_opts, 4, c->r);
+	int k = one_of(&c->a, loc_kind_opts, 3, c->r);
 
-	ret = args_parse(n, req, 2, methane_opts, 0, &a, r);
-	if (ret)
-		return ret;
-	d = one_of(&a, declared, 4, r);
-	k = one_of(&a, kinds, 3, r);
-	if (d == -2 || k == -2)
-		return MU_E_FORMAT;
-	ret = create_begin(n, &a, &sc, &rec, r);
-	if (ret)
-		return ret;
-	update = !take_head(n, &sc, INC_METHANE, "", &rec, &head);
-	if (update)
-		*m = head.u.methane; /* an update restates what it does not change */
-	rec.type = INC_METHANE;
+	return d == -2 || k == -2 ? MU_E_FORMAT : 0;
+}
+
+static int methane_fill(struct create *c)
+{
+	const struct args *a = &c->a;
+	struct inc_methane *m = &c->rec.u.methane;
+	int d = one_of(a, declared_opts, 4, c->r), k = one_of(a, loc_kind_opts, 3, c->r);
+	int ret;
+
 	if (d >= 0)
 		m->declared = (uint8_t)d;
-	else if (!update) {
+	else if (!c->update) {
 		ctl_reply_printf(
-		    r, "the first report needs one of --declared, --standby, --stand-down, --not-declared\n");
-		ret = MU_E_FORMAT;
-		goto out;
+		    c->r,
+		    "the first report needs one of --declared, --standby, --stand-down, --not-declared\n");
+		return MU_E_FORMAT;
 	}
-	if (arg(&a, "--location"))
+	if (arg(a, "--location"))
 		m->loc_kind = k >= 0 ? (uint8_t)k : LOC_TEXT;
 	else if (k >= 0)
 		m->loc_kind = (uint8_t)k;
-	ret = text_arg(r, "--location", arg(&a, "--location"), INC_PLACE_MAX, !update, m->location);
+	ret = text_arg(c->r, "--location", arg(a, "--location"), INC_PLACE_MAX, !c->update, m->location);
 	if (!ret)
-		ret = text_arg(r, "--type", arg(&a, "--type"), INC_TEXT_MAX, !update, m->type);
+		ret = text_arg(c->r, "--type", arg(a, "--type"), INC_TEXT_MAX, !c->update, m->type);
 	if (!ret)
-		ret = text_arg(r, "--hazards", arg(&a, "--hazards"), INC_TEXT_MAX, false, m->hazards);
+		ret = text_arg(c->r, "--hazards", arg(a, "--hazards"), INC_TEXT_MAX, false, m->hazards);
 	if (!ret)
-		ret = text_arg(r, "--access", arg(&a, "--access"), INC_TEXT_MAX, false, m->access);
+		ret = text_arg(c->r, "--access", arg(a, "--access"), INC_TEXT_MAX, false, m->access);
 	if (!ret)
-		ret = text_arg(r, "--casualties-note", arg(&a, "--casualties-note"), INC_TEXT_MAX, false,
+		ret = text_arg(c->r, "--casualties-note", arg(a, "--casualties-note"), INC_TEXT_MAX, false,
 			       m->casualty_note);
 	if (!ret)
-		ret = text_arg(r, "--services", arg(&a, "--services"), INC_TEXT_MAX, !update, m->services);
-	for (int i = 0; !ret && i < 4; i++) {
-		if (!arg(&a, cat_opts[i]))
-			continue;
-		ret = num_arg(r, cat_opts[i], arg(&a, cat_opts[i]), 0, INC_COUNT_MAX, &v);
-		m->casualties[i] = (uint16_t)v;
-	}
+		ret =
+		    text_arg(c->r, "--services", arg(a, "--services"), INC_TEXT_MAX, !c->update, m->services);
 	if (!ret)
-		ret = create_finish(n, req, r, &rec, PRIO_IMMEDIATE);
-out:
-	scan_free(&sc);
+		ret = counts_arg(a, c->r, NULL, m->casualties);
 	return ret;
 }
 
@@ -658,139 +746,109 @@ static int member_add(struct inc_checkin *c, const uint8_t key[static MU_KEY_BYT
 	return 0;
 }
 
-static int cmd_checkin(struct node *n, const struct ctl_req *req, struct ctl_reply *r, bool checkout)
+static int checkin_fill(struct create *c)
 {
-	static const struct opt checkout_opts[] = {{"--callsign", O_TEXT}, {"--incident", O_VALUE}, {0}};
-	static struct inc_record rec, head;
-	struct inc_checkin *c = &rec.u.checkin;
-	char callsign[INC_SHORT_MAX + 1] = "";
+	const struct args *a = &c->a;
+	struct inc_checkin *ci = &c->rec.u.checkin;
 	const char *v;
-	bool update;
-	struct scan sc;
-	struct args a;
-	int ret;
+	int ret = 0;
 
-	ret = args_parse(n, req, 1, checkout ? checkout_opts : checkin_opts, 0, &a, r);
+	snprintf(ci->callsign, sizeof(ci->callsign), "%s", c->key);
+	if ((v = arg(a, "--status"))) {
+		if (inc_crew_status_parse(v, &ci->status) || ci->status == CREW_CHECKED_OUT) {
+			ctl_reply_printf(c->r, "--status must be available, committed or transporting "
+					       "(muster checkout checks a crew out)\n");
+			return MU_E_FORMAT;
+		}
+	} else if (!c->update || ci->status == CREW_CHECKED_OUT) {
+		ci->status = CREW_AVAILABLE; /* checking in (again) */
+	}
+	if ((v = arg(a, "--skills")))
+		ret = skills_arg(c->r, v, &ci->skills);
+	else if (!c->update) {
+		ctl_reply_printf(c->r,
+				 "--skills is required when a crew first checks in (e.g. paramedic,hart)\n");
+		ret = MU_E_FORMAT;
+	}
 	if (!ret)
-		ret = text_arg(r, "--callsign", arg(&a, "--callsign"), INC_SHORT_MAX, true, callsign);
-	if (ret)
-		return ret;
-	ret = create_begin(n, &a, &sc, &rec, r);
-	if (ret)
-		return ret;
-	update = !take_head(n, &sc, INC_CHECKIN, callsign, &rec, &head);
-	if (update)
-		*c = head.u.checkin;
-	rec.type = INC_CHECKIN;
-	snprintf(c->callsign, sizeof(c->callsign), "%s", callsign);
-	if (checkout) {
-		if (!update) {
-			ctl_reply_printf(r, "%s has not checked in to %s (as seen from this node)\n",
-					 callsign, rec.incident);
-			ret = MU_E_NOTFOUND;
-			goto out;
-		}
-		c->status = CREW_CHECKED_OUT;
-	} else {
-		if ((v = arg(&a, "--status"))) {
-			if (inc_crew_status_parse(v, &c->status) || c->status == CREW_CHECKED_OUT) {
-				ctl_reply_printf(r, "--status must be available, committed or transporting "
-						    "(muster checkout checks a crew out)\n");
-				ret = MU_E_FORMAT;
-				goto out;
-			}
-		} else if (!update || c->status == CREW_CHECKED_OUT) {
-			c->status = CREW_AVAILABLE; /* checking in (again) */
-		}
-		if ((v = arg(&a, "--skills")))
-			ret = skills_arg(r, v, &c->skills);
-		else if (!update) {
-			ctl_reply_printf(
-			    r, "--skills is required when a crew first checks in (e.g. paramedic,hart)\n");
-			ret = MU_E_FORMAT;
-		}
-		if (!ret)
-			ret =
-			    text_arg(r, "--vehicle", arg(&a, "--vehicle"), INC_SHORT_MAX, false, c->vehicle);
-		if (!ret)
-			ret = text_arg(r, "--location", arg(&a, "--location"), INC_PLACE_MAX, false,
-				       c->location);
-		if (!ret && a.nrep)
-			c->n_members = 0; /* the members given replace the crew's list */
-		for (int i = 0; !ret && i < a.nrep; i++) {
-			uint8_t key[MU_KEY_BYTES];
+		ret = text_arg(c->r, "--vehicle", arg(a, "--vehicle"), INC_SHORT_MAX, false, ci->vehicle);
+	if (!ret)
+		ret = text_arg(c->r, "--location", arg(a, "--location"), INC_PLACE_MAX, false, ci->location);
+	if (!ret && a->nrep)
+		ci->n_members = 0; /* the members given replace the crew's list */
+	for (int i = 0; !ret && i < a->nrep; i++) {
+		uint8_t key[MU_KEY_BYTES];
 
-			if (hex_decode(key, MU_KEY_BYTES, a.rep[i])) {
-				ctl_reply_printf(r, "--member wants a staff member's 64-digit key id\n");
-				ret = MU_E_FORMAT;
-			} else {
-				ret = member_add(c, key, r);
-			}
+		if (hex_decode(key, MU_KEY_BYTES, a->rep[i])) {
+			ctl_reply_printf(c->r, "--member wants a staff member's 64-digit key id\n");
+			ret = MU_E_FORMAT;
+		} else {
+			ret = member_add(ci, key, c->r);
 		}
 	}
 	if (!ret)
-		ret = member_add(c, identity_sign_pk(n->user), r); /* the sender is always one of the crew */
-	if (!ret)
-		ret = create_finish(n, req, r, &rec, PRIO_ROUTINE);
-out:
-	scan_free(&sc);
+		ret = member_add(ci, identity_sign_pk(c->n->user),
+				 c->r); /* the sender is always one of the crew */
 	return ret;
 }
 
-static int cmd_assign(struct node *n, const struct ctl_req *req, struct ctl_reply *r)
+static int checkout_fill(struct create *c)
 {
-	static const struct opt opts[] = {
-	    {"--callsign", O_TEXT},
-	    {"--function", O_TEXT},
-	    {"--sector", O_TEXT},
-	    {"--note", O_TEXT},
-	    {"--incident", O_VALUE},
-	    {"--confirm-identifier", O_FLAG},
-	    {0},
-	};
-	static struct inc_record rec;
-	struct inc_assign *as = &rec.u.assign;
-	uint8_t head[BUNDLE_ID_BYTES];
-	struct scan sc;
-	struct args a;
-	int ret;
+	struct inc_checkin *ci = &c->rec.u.checkin;
 
-	ret = args_parse(n, req, 1, opts, 0, &a, r);
-	if (ret)
-		return ret;
-	/* Local policy, not a protocol rule: other nodes show any signed
-	 * assignment, and the view flags a crew assigned twice. */
-	if (n->user && n->user_cred.role != ROLE_AIC) {
+	snprintf(ci->callsign, sizeof(ci->callsign), "%s", c->key);
+	if (!c->update)
+		return crew_missing(c, c->key);
+	ci->status = CREW_CHECKED_OUT;
+	return member_add(ci, identity_sign_pk(c->n->user), c->r); /* the sender is always one of the crew */
+}
+
+static const struct opt checkout_opts[] = {{"--callsign", O_TEXT}, {"--incident", O_VALUE}, {0}};
+
+/* Local policy, not a protocol rule: other nodes show any signed
+ * assignment, and the view flags a crew assigned twice. */
+static int assign_parse(struct create *c)
+{
+	if (c->n->user && c->n->user_cred.role != ROLE_AIC) {
 		ctl_reply_printf(
-		    r, "only an incident commander (credential role aic) may assign crews; you are %s\n",
-		    role_name(n->user_cred.role));
+		    c->r, "only an incident commander (credential role aic) may assign crews; you are %s\n",
+		    role_name(c->n->user_cred.role));
 		return -EPERM;
 	}
-	ret = create_begin(n, &a, &sc, &rec, r);
-	if (ret)
-		return ret;
-	rec.type = INC_ASSIGN;
-	ret = text_arg(r, "--callsign", arg(&a, "--callsign"), INC_SHORT_MAX, true, as->callsign);
+	return 0;
+}
+
+static int assign_fill(struct create *c)
+{
+	const struct args *a = &c->a;
+	struct inc_assign *as = &c->rec.u.assign;
+	int ret;
+
+	ret = text_arg(c->r, "--callsign", arg(a, "--callsign"), INC_SHORT_MAX, true, as->callsign);
 	if (!ret)
-		ret = text_arg(r, "--function", arg(&a, "--function"), INC_SHORT_MAX, true, as->function);
+		ret = text_arg(c->r, "--function", arg(a, "--function"), INC_SHORT_MAX, true, as->function);
 	if (!ret)
-		ret = text_arg(r, "--sector", arg(&a, "--sector"), INC_SHORT_MAX, false, as->sector);
+		ret = text_arg(c->r, "--sector", arg(a, "--sector"), INC_SHORT_MAX, false, as->sector);
 	if (!ret)
-		ret = text_arg(r, "--note", arg(&a, "--note"), INC_TEXT_MAX, false, as->note);
-	if (!ret && scene_head(sc.s, INC_CHECKIN, as->callsign, head)) {
-		ctl_reply_printf(r, "%s has not checked in to %s (as seen from this node)\n", as->callsign,
-				 rec.incident);
-		ret = MU_E_NOTFOUND;
-	}
+		ret = text_arg(c->r, "--note", arg(a, "--note"), INC_TEXT_MAX, false, as->note);
+	if (!ret)
+		ret = crew_checked_in(c, as->callsign);
 	/* A reassignment supersedes the crew's current assignment; two
 	 * commanders assigning without seeing each other stay a conflict. */
-	if (!ret && !scene_head(sc.s, INC_ASSIGN, as->callsign, rec.prev))
-		rec.has_prev = true;
-	if (!ret)
-		ret = create_finish(n, req, r, &rec, PRIO_URGENT);
-	scan_free(&sc);
+	if (!ret && !scene_head(c->sc.s, INC_ASSIGN, as->callsign, c->rec.prev))
+		c->rec.has_prev = true;
 	return ret;
 }
+
+static const struct opt assign_opts[] = {
+    {"--callsign", O_TEXT},
+    {"--function", O_TEXT},
+    {"--sector", O_TEXT},
+    {"--note", O_TEXT},
+    {"--incident", O_VALUE},
+    {"--confirm-identifier", O_FLAG},
+    {0},
+};
 
 /* The record a response names (ASSIGNMENT-ID, REQUEST-ID): readable, of
  * the type wanted and of the incident the new record is for. */
@@ -822,279 +880,231 @@ static int take_ref(struct node *n, const struct scan *sc, const char *what, con
 	return 0;
 }
 
-static int cmd_acknowledge(struct node *n, const struct ctl_req *req, struct ctl_reply *r)
+static int acknowledge_fill(struct create *c)
 {
-	static const struct opt opts[] = {{"--callsign", O_TEXT}, {"--incident", O_VALUE}, {0}};
-	static struct inc_record rec, ref;
-	struct scan sc;
-	struct args a;
+	struct inc_assign_ack *ack = &c->rec.u.ack;
+	const char *crew = c->ref.u.assign.callsign;
 	int ret;
 
-	ret = args_parse(n, req, 1, opts, 1, &a, r);
-	if (ret)
-		return ret;
-	ret = create_begin(n, &a, &sc, &rec, r);
-	if (ret)
-		return ret;
-	rec.type = INC_ASSIGN_ACK;
-	ret = take_ref(n, &sc, "ASSIGNMENT-ID", a.pos[0], INC_ASSIGN, &rec, &ref, r);
+	ret = take_ref(c->n, &c->sc, "ASSIGNMENT-ID", c->a.pos[0], INC_ASSIGN, &c->rec, &c->ref, c->r);
 	if (!ret)
-		ret = text_arg(r, "--callsign", arg(&a, "--callsign"), INC_SHORT_MAX, false,
-			       rec.u.ack.callsign);
-	if (!ret && !*rec.u.ack.callsign)
-		snprintf(rec.u.ack.callsign, sizeof(rec.u.ack.callsign), "%s", ref.u.assign.callsign);
-	if (!ret && strcmp(rec.u.ack.callsign, ref.u.assign.callsign)) {
-		ctl_reply_printf(r, "that assignment is for %s, not %s\n", ref.u.assign.callsign,
-				 rec.u.ack.callsign);
+		ret = text_arg(c->r, "--callsign", arg(&c->a, "--callsign"), INC_SHORT_MAX, false,
+			       ack->callsign);
+	if (!ret && !*ack->callsign)
+		snprintf(ack->callsign, sizeof(ack->callsign), "%s", crew);
+	if (!ret && strcmp(ack->callsign, crew)) {
+		ctl_reply_printf(c->r, "that assignment is for %s, not %s\n", crew, ack->callsign);
 		ret = MU_E_MISMATCH;
 	}
-	if (!ret)
-		ret = create_finish(n, req, r, &rec, PRIO_URGENT);
-	scan_free(&sc);
 	return ret;
 }
+
+static const struct opt acknowledge_opts[] = {{"--callsign", O_TEXT}, {"--incident", O_VALUE}, {0}};
 
 /* ---- staffing requests ---- */
 
-static int cmd_request_send(struct node *n, const struct ctl_req *req, struct ctl_reply *r)
+static int request_parse(struct create *c)
 {
-	static const struct opt opts[] = {
-	    {"--need", O_VALUE},
-	    {"--skill", O_VALUE},
-	    {"--sector", O_TEXT},
-	    {"--note", O_TEXT},
-	    {"--incident", O_VALUE},
-	    {"--confirm-identifier", O_FLAG},
-	    {0},
-	};
-	static struct inc_record rec;
-	struct inc_request *q = &rec.u.request;
+	struct inc_request *q = &c->rec.u.request;
+	const char *skill = arg(&c->a, "--skill");
 	unsigned long need = 0;
-	uint8_t skill = 0;
-	struct scan sc;
-	struct args a;
 	int ret;
 
-	ret = args_parse(n, req, 2, opts, 0, &a, r);
-	if (ret)
-		return ret;
-	ret = num_arg(r, "--need", arg(&a, "--need"), 1, INC_PEOPLE_MAX, &need);
-	if (!ret && (!arg(&a, "--skill") || inc_skill_parse(arg(&a, "--skill"), &skill))) {
+	ret = num_arg(c->r, "--need", arg(&c->a, "--need"), 1, INC_PEOPLE_MAX, &need);
+	if (!ret && (!skill || inc_skill_parse(skill, &q->skill))) {
 		ctl_reply_printf(
-		    r, "--skill is required: paramedic, technician, hart, doctor, nurse or specialist\n");
+		    c->r, "--skill is required: paramedic, technician, hart, doctor, nurse or specialist\n");
 		ret = MU_E_FORMAT;
 	}
-	if (ret)
-		return ret;
-	ret = create_begin(n, &a, &sc, &rec, r);
-	if (ret)
-		return ret;
-	rec.type = INC_REQUEST;
 	q->count = (uint8_t)need;
-	q->skill = skill;
-	ret = text_arg(r, "--sector", arg(&a, "--sector"), INC_SHORT_MAX, true, q->sector);
-	if (!ret)
-		ret = text_arg(r, "--note", arg(&a, "--note"), INC_TEXT_MAX, false, q->note);
-	if (!ret)
-		ret = create_finish(n, req, r, &rec, PRIO_URGENT);
-	scan_free(&sc);
 	return ret;
 }
 
-enum request_verb { REQ_ACCEPT, REQ_DECLINE, REQ_CANCEL };
-
-static int cmd_request_answer(struct node *n, const struct ctl_req *req, struct ctl_reply *r,
-			      enum request_verb verb)
+static int request_fill(struct create *c)
 {
-	static const struct opt answer_opts[] = {
-	    {"--callsign", O_TEXT},
-	    {"--count", O_VALUE},
-	    {"--incident", O_VALUE},
-	    {0},
-	};
-	static const struct opt cancel_opts[] = {{"--incident", O_VALUE}, {0}};
-	static struct inc_record rec, orig, head;
-	char key[2 * BUNDLE_ID_BYTES + 1];
-	uint8_t orig_id[BUNDLE_ID_BYTES], sender[MU_KEY_BYTES], crew[BUNDLE_ID_BYTES];
-	unsigned long count = verb == REQ_ACCEPT ? 1 : 0;
-	struct scan sc;
-	struct args a;
+	struct inc_request *q = &c->rec.u.request;
 	int ret;
 
-	ret = args_parse(n, req, 2, verb == REQ_CANCEL ? cancel_opts : answer_opts, 1, &a, r);
-	if (!ret && arg(&a, "--count")) {
-		if (verb == REQ_DECLINE) {
-			ctl_reply_printf(r, "--count is for accepting a request\n");
-			ret = MU_E_FORMAT;
-		} else {
-			ret = num_arg(r, "--count", arg(&a, "--count"), 1, INC_PEOPLE_MAX, &count);
-		}
-	}
-	if (ret)
-		return ret;
-	ret = create_begin(n, &a, &sc, &rec, r);
-	if (ret)
-		return ret;
-	ret = take_ref(n, &sc, "REQUEST-ID", a.pos[0], INC_REQUEST, &rec, &orig, r);
-	if (!ret && orig.has_prev) {
-		ctl_reply_printf(r, "REQUEST-ID %.12s is an update of a request: name the original request\n",
-				 a.pos[0]);
-		ret = MU_E_FORMAT;
-	}
-	if (ret)
-		goto out;
-	memcpy(orig_id, rec.ref, BUNDLE_ID_BYTES);
-	hex_encode(key, orig_id, BUNDLE_ID_BYTES);
-	if (!take_head(n, &sc, INC_REQUEST, key, &rec, &head) && head.u.request.cancelled) {
-		ctl_reply_printf(r, "request %.12s was cancelled\n", key);
-		ret = MU_E_FORMAT;
-		goto out;
-	}
-	if (verb == REQ_CANCEL) {
-		if (record_open(n, orig_id, &orig, sender, NULL) ||
-		    memcmp(sender, identity_sign_pk(n->user), MU_KEY_BYTES)) {
-			ctl_reply_printf(r, "only the person who made request %.12s may cancel it\n", key);
-			ret = -EPERM;
-			goto out;
-		}
-		rec.type = INC_REQUEST;
-		rec.has_ref = false;
-		memset(rec.ref, 0, sizeof(rec.ref));
-		rec.u.request = rec.has_prev ? head.u.request : orig.u.request;
-		rec.u.request.cancelled = 1;
-		if (!rec.has_prev) { /* no update yet: the original is the head */
-			rec.has_prev = true;
-			memcpy(rec.prev, orig_id, BUNDLE_ID_BYTES);
-		}
-		ret = create_finish(n, req, r, &rec, PRIO_URGENT);
-		goto out;
-	}
-	rec.type = INC_RESPONSE;
-	rec.has_prev = false;
-	memset(rec.prev, 0, sizeof(rec.prev));
-	ret = text_arg(r, "--callsign", arg(&a, "--callsign"), INC_SHORT_MAX, true, rec.u.response.callsign);
-	if (!ret && scene_head(sc.s, INC_CHECKIN, rec.u.response.callsign, crew)) {
-		ctl_reply_printf(r, "%s has not checked in to %s (as seen from this node)\n",
-				 rec.u.response.callsign, rec.incident);
-		ret = MU_E_NOTFOUND;
-	}
-	rec.u.response.accept = verb == REQ_ACCEPT;
-	rec.u.response.count = (uint8_t)count;
+	ret = text_arg(c->r, "--sector", arg(&c->a, "--sector"), INC_SHORT_MAX, true, q->sector);
 	if (!ret)
-		ret = create_finish(n, req, r, &rec, PRIO_URGENT);
-out:
-	scan_free(&sc);
+		ret = text_arg(c->r, "--note", arg(&c->a, "--note"), INC_TEXT_MAX, false, q->note);
 	return ret;
 }
+
+static const struct opt request_opts[] = {
+    {"--need", O_VALUE},
+    {"--skill", O_VALUE},
+    {"--sector", O_TEXT},
+    {"--note", O_TEXT},
+    {"--incident", O_VALUE},
+    {"--confirm-identifier", O_FLAG},
+    {0},
+};
+
+/* The request REQUEST-ID names: its original in c->ref (orig_id, key: its
+ * id in hex) and, once updated, its current record in c->head (rec.prev).
+ * Refused when it is an update or cancelled. */
+static int request_target(struct create *c, uint8_t orig_id[static BUNDLE_ID_BYTES],
+			  char key[static 2 * BUNDLE_ID_BYTES + 1])
+{
+	int ret;
+
+	ret = take_ref(c->n, &c->sc, "REQUEST-ID", c->a.pos[0], INC_REQUEST, &c->rec, &c->ref, c->r);
+	if (!ret && c->ref.has_prev) {
+		ctl_reply_printf(c->r,
+				 "REQUEST-ID %.12s is an update of a request: name the original request\n",
+				 c->a.pos[0]);
+		ret = MU_E_FORMAT;
+	}
+	if (ret)
+		return ret;
+	memcpy(orig_id, c->rec.ref, BUNDLE_ID_BYTES);
+	hex_encode(key, orig_id, BUNDLE_ID_BYTES);
+	if (!take_head(c->n, &c->sc, INC_REQUEST, key, &c->rec, &c->head) && c->head.u.request.cancelled) {
+		ctl_reply_printf(c->r, "request %.12s was cancelled\n", key);
+		return MU_E_FORMAT;
+	}
+	return 0;
+}
+
+static int accept_parse(struct create *c)
+{
+	unsigned long count = 1;
+	int ret = 0;
+
+	if (arg(&c->a, "--count"))
+		ret = num_arg(c->r, "--count", arg(&c->a, "--count"), 1, INC_PEOPLE_MAX, &count);
+	c->rec.u.response.accept = 1;
+	c->rec.u.response.count = (uint8_t)count;
+	return ret;
+}
+
+static int decline_parse(struct create *c)
+{
+	if (!arg(&c->a, "--count"))
+		return 0;
+	ctl_reply_printf(c->r, "--count is for accepting a request\n");
+	return MU_E_FORMAT;
+}
+
+static int response_fill(struct create *c)
+{
+	struct inc_response *p = &c->rec.u.response;
+	uint8_t orig_id[BUNDLE_ID_BYTES];
+	char key[2 * BUNDLE_ID_BYTES + 1];
+	int ret;
+
+	ret = request_target(c, orig_id, key);
+	if (ret)
+		return ret;
+	c->rec.has_prev = false; /* a response stands beside the request, it updates nothing */
+	memset(c->rec.prev, 0, sizeof(c->rec.prev));
+	ret = text_arg(c->r, "--callsign", arg(&c->a, "--callsign"), INC_SHORT_MAX, true, p->callsign);
+	if (!ret)
+		ret = crew_checked_in(c, p->callsign);
+	return ret;
+}
+
+static int cancel_fill(struct create *c)
+{
+	struct inc_record *rec = &c->rec;
+	uint8_t orig_id[BUNDLE_ID_BYTES], sender[MU_KEY_BYTES];
+	char key[2 * BUNDLE_ID_BYTES + 1];
+	int ret;
+
+	ret = request_target(c, orig_id, key);
+	if (ret)
+		return ret;
+	if (record_open(c->n, orig_id, &c->ref, sender, NULL) ||
+	    memcmp(sender, identity_sign_pk(c->n->user), MU_KEY_BYTES)) {
+		ctl_reply_printf(c->r, "only the person who made request %.12s may cancel it\n", key);
+		return -EPERM;
+	}
+	rec->has_ref = false;
+	memset(rec->ref, 0, sizeof(rec->ref));
+	rec->u.request = rec->has_prev ? c->head.u.request : c->ref.u.request;
+	rec->u.request.cancelled = 1;
+	if (!rec->has_prev) { /* no update yet: the original is the head */
+		rec->has_prev = true;
+		memcpy(rec->prev, orig_id, BUNDLE_ID_BYTES);
+	}
+	return 0;
+}
+
+static const struct opt answer_opts[] = {
+    {"--callsign", O_TEXT},
+    {"--count", O_VALUE},
+    {"--incident", O_VALUE},
+    {0},
+};
+static const struct opt cancel_opts[] = {{"--incident", O_VALUE}, {0}};
 
 /* ---- triage and casualties ---- */
 
-static int cmd_triage_send(struct node *n, const struct ctl_req *req, struct ctl_reply *r)
+static int triage_fill(struct create *c)
 {
-	static const struct opt opts[] = {
-	    {"--ccs", O_TEXT},   {"--p1", O_VALUE}, {"--p2", O_VALUE},       {"--p3", O_VALUE},
-	    {"--dead", O_VALUE}, {"--at", O_VALUE}, {"--incident", O_VALUE}, {0},
-	};
-	static struct inc_record rec, head;
-	struct inc_triage *t = &rec.u.triage;
-	char ccs[INC_SHORT_MAX + 1] = "";
-	unsigned long v = 0;
-	bool update;
-	struct scan sc;
-	struct args a;
+	struct inc_triage *t = &c->rec.u.triage;
 	int ret;
 
-	ret = args_parse(n, req, 2, opts, 0, &a, r);
-	if (!ret)
-		ret = text_arg(r, "--ccs", arg(&a, "--ccs"), INC_SHORT_MAX, true, ccs);
-	if (ret)
-		return ret;
-	ret = create_begin(n, &a, &sc, &rec, r);
-	if (ret)
-		return ret;
-	update = !take_head(n, &sc, INC_TRIAGE, ccs, &rec, &head);
-	if (update)
-		*t = head.u.triage;
-	rec.type = INC_TRIAGE;
-	snprintf(t->ccs, sizeof(t->ccs), "%s", ccs);
-	for (int i = 0; !ret && i < 4; i++) {
-		if (!arg(&a, cat_opts[i])) {
-			if (!update) {
-				ctl_reply_printf(r, "%s is required for the first count at %s (0..%u)\n",
-						 cat_opts[i], ccs, INC_COUNT_MAX);
-				ret = MU_E_FORMAT;
-			}
-			continue;
-		}
-		ret = num_arg(r, cat_opts[i], arg(&a, cat_opts[i]), 0, INC_COUNT_MAX, &v);
-		t->count[i] = (uint16_t)v;
-	}
+	snprintf(t->ccs, sizeof(t->ccs), "%s", c->key);
+	ret = counts_arg(&c->a, c->r, c->update ? NULL : c->key, t->count);
 	t->at = mu_now_ms();
-	if (!ret && arg(&a, "--at"))
-		ret = time_arg(r, "--at", arg(&a, "--at"), false, &t->at);
-	if (!ret)
-		ret = create_finish(n, req, r, &rec, PRIO_URGENT);
-	scan_free(&sc);
+	if (!ret && arg(&c->a, "--at"))
+		ret = time_arg(c->r, "--at", arg(&c->a, "--at"), false, &t->at);
 	return ret;
 }
 
-static int cmd_casualty_send(struct node *n, const struct ctl_req *req, struct ctl_reply *r)
+static const struct opt triage_opts[] = {
+    {"--ccs", O_TEXT},   {"--p1", O_VALUE}, {"--p2", O_VALUE},       {"--p3", O_VALUE},
+    {"--dead", O_VALUE}, {"--at", O_VALUE}, {"--incident", O_VALUE}, {0},
+};
+
+static int casualty_fill(struct create *c)
 {
-	static const struct opt opts[] = {
-	    {"--tag", O_TEXT},
-	    {"--priority", O_VALUE},
-	    {"--destination", O_TEXT},
-	    {"--departed", O_VALUE},
-	    {"--note", O_TEXT},
-	    {"--incident", O_VALUE},
-	    {"--confirm-identifier", O_FLAG},
-	    {0},
-	};
-	static struct inc_record rec, head;
-	struct inc_casualty *c = &rec.u.casualty;
-	char tag[INC_SHORT_MAX + 1] = "";
+	struct inc_casualty *cas = &c->rec.u.casualty;
 	const char *v;
-	bool update;
-	struct scan sc;
-	struct args a;
 	int ret;
 
-	ret = args_parse(n, req, 2, opts, 0, &a, r);
-	if (!ret)
-		ret = text_arg(r, "--tag", arg(&a, "--tag"), INC_SHORT_MAX, true, tag);
-	if (ret)
-		return ret;
-	ret = create_begin(n, &a, &sc, &rec, r);
-	if (ret)
-		return ret;
-	update = !take_head(n, &sc, INC_CASUALTY, tag, &rec, &head);
-	if (update)
-		*c = head.u.casualty;
-	rec.type = INC_CASUALTY;
-	snprintf(c->tag, sizeof(c->tag), "%s", tag);
-	if ((v = arg(&a, "--priority"))) {
-		if (inc_triage_parse(v, &c->priority) || c->priority == TRIAGE_DEAD) {
-			ctl_reply_printf(r, "--priority must be P1, P2 or P3\n");
-			ret = MU_E_FORMAT;
+	snprintf(cas->tag, sizeof(cas->tag), "%s", c->key);
+	if ((v = arg(&c->a, "--priority"))) {
+		if (inc_triage_parse(v, &cas->priority) || cas->priority == TRIAGE_DEAD) {
+			ctl_reply_printf(c->r, "--priority must be P1, P2 or P3\n");
+			return MU_E_FORMAT;
 		}
-	} else if (!update) {
-		ctl_reply_printf(r, "--priority is required: P1, P2 or P3\n");
-		ret = MU_E_FORMAT;
+	} else if (!c->update) {
+		ctl_reply_printf(c->r, "--priority is required: P1, P2 or P3\n");
+		return MU_E_FORMAT;
 	}
+	ret = text_arg(c->r, "--destination", arg(&c->a, "--destination"), INC_PLACE_MAX, !c->update,
+		       cas->destination);
 	if (!ret)
-		ret = text_arg(r, "--destination", arg(&a, "--destination"), INC_PLACE_MAX, !update,
-			       c->destination);
-	if (!ret)
-		ret = text_arg(r, "--note", arg(&a, "--note"), INC_TEXT_MAX, false, c->note);
-	if (!ret && (v = arg(&a, "--departed")))
-		ret = time_arg(r, "--departed", v, true, &c->departed);
-	if (!ret)
-		ret = create_finish(n, req, r, &rec, PRIO_URGENT);
-	scan_free(&sc);
+		ret = text_arg(c->r, "--note", arg(&c->a, "--note"), INC_TEXT_MAX, false, cas->note);
+	if (!ret && (v = arg(&c->a, "--departed")))
+		ret = time_arg(c->r, "--departed", v, true, &cas->departed);
 	return ret;
 }
+
+static const struct opt casualty_opts[] = {
+    {"--tag", O_TEXT},  {"--priority", O_VALUE}, {"--destination", O_TEXT},        {"--departed", O_VALUE},
+    {"--note", O_TEXT}, {"--incident", O_VALUE}, {"--confirm-identifier", O_FLAG}, {0},
+};
 
 /* ---- dispatch ---- */
+
+static const struct create_cmd create_cmds[] = {
+    /* command, verb, options, ids, keyed by, type, priority, parse, fill */
+    {"methane", "send", methane_opts, 0, "", INC_METHANE, PRIO_IMMEDIATE, methane_parse, methane_fill},
+    {"checkin", NULL, checkin_opts, 0, "--callsign", INC_CHECKIN, PRIO_ROUTINE, NULL, checkin_fill},
+    {"checkout", NULL, checkout_opts, 0, "--callsign", INC_CHECKIN, PRIO_ROUTINE, NULL, checkout_fill},
+    {"assign", NULL, assign_opts, 0, NULL, INC_ASSIGN, PRIO_URGENT, assign_parse, assign_fill},
+    {"acknowledge", NULL, acknowledge_opts, 1, NULL, INC_ASSIGN_ACK, PRIO_URGENT, NULL, acknowledge_fill},
+    {"request", "send", request_opts, 0, NULL, INC_REQUEST, PRIO_URGENT, request_parse, request_fill},
+    {"request", "accept", answer_opts, 1, NULL, INC_RESPONSE, PRIO_URGENT, accept_parse, response_fill},
+    {"request", "decline", answer_opts, 1, NULL, INC_RESPONSE, PRIO_URGENT, decline_parse, response_fill},
+    {"request", "cancel", cancel_opts, 1, NULL, INC_REQUEST, PRIO_URGENT, NULL, cancel_fill},
+    {"triage", "send", triage_opts, 0, "--ccs", INC_TRIAGE, PRIO_URGENT, NULL, triage_fill},
+    {"casualty", "send", casualty_opts, 0, "--tag", INC_CASUALTY, PRIO_URGENT, NULL, casualty_fill},
+};
 
 /* `muster NOUN` shows a view; `muster NOUN send ...` creates a record. */
 static bool sub(const struct ctl_req *req, const char *verb)
@@ -1112,32 +1122,28 @@ int control_incident(struct node *n, const struct ctl_req *req, struct ctl_reply
 {
 	const char *cmd = req->argc ? req->argv[0] : "";
 
+	for (size_t i = 0; i < sizeof(create_cmds) / sizeof(create_cmds[0]); i++) {
+		const struct create_cmd *c = &create_cmds[i];
+
+		if (!strcmp(cmd, c->cmd) && (!c->verb || sub(req, c->verb))) {
+			*ret = create_record(n, req, r, c);
+			return 1;
+		}
+	}
 	if (!strcmp(cmd, "methane"))
-		*ret = sub(req, "send") ? cmd_methane_send(n, req, r) : cmd_view(n, req, r, VIEW_METHANE);
+		*ret = cmd_view(n, req, r, VIEW_METHANE);
 	else if (!strcmp(cmd, "roster"))
 		*ret = cmd_view(n, req, r, VIEW_ROSTER);
 	else if (!strcmp(cmd, "requests"))
 		*ret = cmd_view(n, req, r, VIEW_REQUESTS);
 	else if (!strcmp(cmd, "triage"))
-		*ret = sub(req, "send") ? cmd_triage_send(n, req, r) : cmd_view(n, req, r, VIEW_TRIAGE);
+		*ret = cmd_view(n, req, r, VIEW_TRIAGE);
 	else if (!strcmp(cmd, "incident-report"))
 		*ret = cmd_view(n, req, r, VIEW_REPORT);
-	else if (!strcmp(cmd, "checkin"))
-		*ret = cmd_checkin(n, req, r, false);
-	else if (!strcmp(cmd, "checkout"))
-		*ret = cmd_checkin(n, req, r, true);
-	else if (!strcmp(cmd, "assign"))
-		*ret = cmd_assign(n, req, r);
-	else if (!strcmp(cmd, "acknowledge"))
-		*ret = cmd_acknowledge(n, req, r);
 	else if (!strcmp(cmd, "request"))
-		*ret = sub(req, "send")      ? cmd_request_send(n, req, r)
-		       : sub(req, "accept")  ? cmd_request_answer(n, req, r, REQ_ACCEPT)
-		       : sub(req, "decline") ? cmd_request_answer(n, req, r, REQ_DECLINE)
-		       : sub(req, "cancel")  ? cmd_request_answer(n, req, r, REQ_CANCEL)
-					     : usage(r, cmd, "send|accept|decline|cancel ...");
+		*ret = usage(r, cmd, "send|accept|decline|cancel ...");
 	else if (!strcmp(cmd, "casualty"))
-		*ret = sub(req, "send") ? cmd_casualty_send(n, req, r) : usage(r, cmd, "send --tag TAG ...");
+		*ret = usage(r, cmd, "send --tag TAG ...");
 	else
 		return 0;
 	return 1;

@@ -27,6 +27,7 @@
  * later turn; stop() inside a callback defers the free (depth). */
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -886,85 +887,23 @@ static int read_variant_bytes(sd_bus_message *m, uint8_t *buf, size_t cap)
 	return (int)n;
 }
 
-/* Device1 properties (a{sv}, the whole set or changed ones). Sets *heard
- * when they say an advertisement just arrived. */
-static int device_props(struct bt_peer *p, sd_bus_message *m, bool *heard)
+/* Walks the dict m is on (entries: its array's contents, "{sv}"; entry:
+ * "sv"), handing each key to one with m on its value, which one reads or
+ * skips; stops at the first error. */
+static int dict_each(sd_bus_message *m, const char *entries, const char *entry,
+		     int (*one)(void *ctx, const char *key, sd_bus_message *m), void *ctx)
 {
-	int r = sd_bus_message_enter_container(m, 'a', "{sv}");
+	int r = sd_bus_message_enter_container(m, 'a', entries);
 
 	if (r < 0)
 		return r;
-	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-		const char *k = NULL, *s = NULL;
+	while ((r = sd_bus_message_enter_container(m, 'e', entry)) > 0) {
+		const char *k = NULL;
 
 		r = sd_bus_message_read(m, "s", &k);
 		if (r < 0)
 			return r;
-		if (!strcmp(k, "Address")) {
-			r = sd_bus_message_read(m, "v", "s", &s);
-			if (r >= 0)
-				p->has_addr = bt_addr_parse(p->addr, s) == 0;
-		} else if (!strcmp(k, "AddressType")) {
-			r = sd_bus_message_read(m, "v", "s", &s);
-			if (r >= 0)
-				p->random_addr = !strcmp(s, "random");
-		} else if (!strcmp(k, "UUIDs")) {
-			r = sd_bus_message_enter_container(m, 'v', "as");
-			if (r > 0) {
-				/* Sticky: once connected, bluetoothd replaces
-				 * the advertised UUIDs with GATT services. */
-				r = sd_bus_message_enter_container(m, 'a', "s");
-				while (r > 0 && (r = sd_bus_message_read(m, "s", &s)) > 0)
-					if (!strcasecmp(s, BT_SERVICE_UUID))
-						p->has_uuid = true;
-				if (r >= 0)
-					r = sd_bus_message_exit_container(m);
-				if (r >= 0)
-					r = sd_bus_message_exit_container(m);
-			}
-		} else if (!strcmp(k, "ManufacturerData")) {
-			r = sd_bus_message_enter_container(m, 'v', "a{qv}");
-			if (r > 0) {
-				r = sd_bus_message_enter_container(m, 'a', "{qv}");
-				while (r > 0 && (r = sd_bus_message_enter_container(m, 'e', "qv")) > 0) {
-					uint8_t buf[BT_TAG_BYTES];
-					uint16_t id = 0;
-					int n;
-
-					r = sd_bus_message_read(m, "q", &id);
-					if (r < 0)
-						break;
-					if (id == BT_MFG_ID) {
-						n = read_variant_bytes(m, buf, sizeof(buf));
-						if (n < 0) {
-							r = n;
-							break;
-						}
-						uint8_t tag[BT_TAG_BYTES];
-
-						if (bt_tag_parse(tag, buf, (size_t)n) == 0) {
-							memcpy(p->tag, tag, BT_TAG_BYTES);
-							p->has_tag = true;
-						}
-					} else {
-						r = sd_bus_message_skip(m, "v");
-						if (r < 0)
-							break;
-					}
-					r = sd_bus_message_exit_container(m);
-				}
-				if (r >= 0)
-					r = sd_bus_message_exit_container(m);
-				if (r >= 0)
-					r = sd_bus_message_exit_container(m);
-				*heard = true;
-			}
-		} else if (!strcmp(k, "RSSI") || !strcmp(k, "ServiceData") || !strcmp(k, "TxPower")) {
-			*heard = true;
-			r = sd_bus_message_skip(m, "v");
-		} else {
-			r = sd_bus_message_skip(m, "v");
-		}
+		r = one(ctx, k, m);
 		if (r < 0)
 			return r;
 		r = sd_bus_message_exit_container(m);
@@ -976,82 +915,162 @@ static int device_props(struct bt_peer *p, sd_bus_message *m, bool *heard)
 	return sd_bus_message_exit_container(m);
 }
 
+struct device_walk {
+	struct bt_peer *p;
+	bool *heard;
+};
+
+/* One Device1 property k, with m on its value. */
+static int device_prop(void *ctx, const char *k, sd_bus_message *m)
+{
+	struct device_walk *w = ctx;
+	struct bt_peer *p = w->p;
+	bool *heard = w->heard;
+	const char *s = NULL;
+	int r;
+
+	if (!strcmp(k, "Address")) {
+		r = sd_bus_message_read(m, "v", "s", &s);
+		if (r >= 0)
+			p->has_addr = bt_addr_parse(p->addr, s) == 0;
+	} else if (!strcmp(k, "AddressType")) {
+		r = sd_bus_message_read(m, "v", "s", &s);
+		if (r >= 0)
+			p->random_addr = !strcmp(s, "random");
+	} else if (!strcmp(k, "UUIDs")) {
+		r = sd_bus_message_enter_container(m, 'v', "as");
+		if (r > 0) {
+			/* Sticky: once connected, bluetoothd replaces
+			 * the advertised UUIDs with GATT services. */
+			r = sd_bus_message_enter_container(m, 'a', "s");
+			while (r > 0 && (r = sd_bus_message_read(m, "s", &s)) > 0)
+				if (!strcasecmp(s, BT_SERVICE_UUID))
+					p->has_uuid = true;
+			if (r >= 0)
+				r = sd_bus_message_exit_container(m);
+			if (r >= 0)
+				r = sd_bus_message_exit_container(m);
+		}
+	} else if (!strcmp(k, "ManufacturerData")) {
+		r = sd_bus_message_enter_container(m, 'v', "a{qv}");
+		if (r > 0) {
+			r = sd_bus_message_enter_container(m, 'a', "{qv}");
+			while (r > 0 && (r = sd_bus_message_enter_container(m, 'e', "qv")) > 0) {
+				uint8_t buf[BT_TAG_BYTES];
+				uint16_t id = 0;
+				int n;
+
+				r = sd_bus_message_read(m, "q", &id);
+				if (r < 0)
+					break;
+				if (id == BT_MFG_ID) {
+					n = read_variant_bytes(m, buf, sizeof(buf));
+					if (n < 0) {
+						r = n;
+						break;
+					}
+					uint8_t tag[BT_TAG_BYTES];
+
+					if (bt_tag_parse(tag, buf, (size_t)n) == 0) {
+						memcpy(p->tag, tag, BT_TAG_BYTES);
+						p->has_tag = true;
+					}
+				} else {
+					r = sd_bus_message_skip(m, "v");
+					if (r < 0)
+						break;
+				}
+				r = sd_bus_message_exit_container(m);
+			}
+			if (r >= 0)
+				r = sd_bus_message_exit_container(m);
+			if (r >= 0)
+				r = sd_bus_message_exit_container(m);
+			*heard = true;
+		}
+	} else if (!strcmp(k, "RSSI") || !strcmp(k, "ServiceData") || !strcmp(k, "TxPower")) {
+		*heard = true;
+		r = sd_bus_message_skip(m, "v");
+	} else {
+		r = sd_bus_message_skip(m, "v");
+	}
+	return r;
+}
+
+/* Device1 properties (a{sv}, the whole set or changed ones). Sets *heard
+ * when they say an advertisement just arrived. */
+static int device_props(struct bt_peer *p, sd_bus_message *m, bool *heard)
+{
+	struct device_walk w = {.p = p, .heard = heard};
+
+	return dict_each(m, "{sv}", "sv", device_prop, &w);
+}
+
+static int adapter_prop(void *ctx, const char *k, sd_bus_message *m)
+{
+	struct bt_driver *d = ctx;
+	const char *s = NULL;
+	int b = 0, r;
+
+	if (!strcmp(k, "Address")) {
+		r = sd_bus_message_read(m, "v", "s", &s);
+		if (r >= 0)
+			d->has_addr = bt_addr_parse(d->addr, s) == 0;
+	} else if (!strcmp(k, "Powered")) {
+		r = sd_bus_message_read(m, "v", "b", &b);
+		if (r >= 0)
+			d->powered = b;
+	} else {
+		r = sd_bus_message_skip(m, "v");
+	}
+	return r;
+}
+
 /* Adapter1 properties (a{sv}). */
 static int adapter_props(struct bt_driver *d, sd_bus_message *m)
 {
-	int r = sd_bus_message_enter_container(m, 'a', "{sv}");
+	return dict_each(m, "{sv}", "sv", adapter_prop, d);
+}
 
-	if (r < 0)
-		return r;
-	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-		const char *k = NULL, *s = NULL;
-		int b = 0;
+struct ifaces_walk {
+	struct bt_driver *d;
+	const char *path;
+	bool adapter; /* the object is our adapter */
+};
 
-		r = sd_bus_message_read(m, "s", &k);
-		if (r < 0)
-			return r;
-		if (!strcmp(k, "Address")) {
-			r = sd_bus_message_read(m, "v", "s", &s);
-			if (r >= 0)
-				d->has_addr = bt_addr_parse(d->addr, s) == 0;
-		} else if (!strcmp(k, "Powered")) {
-			r = sd_bus_message_read(m, "v", "b", &b);
-			if (r >= 0)
-				d->powered = b;
-		} else {
-			r = sd_bus_message_skip(m, "v");
-		}
-		if (r < 0)
-			return r;
-		r = sd_bus_message_exit_container(m);
-		if (r < 0)
-			return r;
+static int object_iface(void *ctx, const char *iface, sd_bus_message *m)
+{
+	struct ifaces_walk *w = ctx;
+	struct bt_driver *d = w->d;
+	const char *path = w->path;
+	int r;
+
+	if (!strcmp(iface, IFACE_ADAPTER) && !strcmp(path, d->adapter_path)) {
+		r = adapter_props(d, m);
+		w->adapter = true;
+	} else if (!strcmp(iface, IFACE_DEVICE) && path_under(path, d->adapter_path)) {
+		struct bt_peer *p = peer_find(d, path, true);
+		bool heard = false;
+
+		r = p ? device_props(p, m, &heard) : sd_bus_message_skip(m, "a{sv}");
+		/* Only a device with advertisement data of this
+		 * discovery (not one bluetoothd remembers) is dialled. */
+		if (r >= 0 && p && heard)
+			peer_report(d, p);
+	} else {
+		r = sd_bus_message_skip(m, "a{sv}");
 	}
-	if (r < 0)
-		return r;
-	return sd_bus_message_exit_container(m);
+	return r;
 }
 
 /* One object's interfaces (a{sa{sv}}), from GetManagedObjects or
  * InterfacesAdded. */
 static int object_ifaces(struct bt_driver *d, const char *path, sd_bus_message *m)
 {
-	int r = sd_bus_message_enter_container(m, 'a', "{sa{sv}}");
-	bool adapter = false;
+	struct ifaces_walk w = {.d = d, .path = path};
+	int r = dict_each(m, "{sa{sv}}", "sa{sv}", object_iface, &w);
 
-	if (r < 0)
-		return r;
-	while ((r = sd_bus_message_enter_container(m, 'e', "sa{sv}")) > 0) {
-		const char *iface = NULL;
-
-		r = sd_bus_message_read(m, "s", &iface);
-		if (r < 0)
-			return r;
-		if (!strcmp(iface, IFACE_ADAPTER) && !strcmp(path, d->adapter_path)) {
-			r = adapter_props(d, m);
-			adapter = true;
-		} else if (!strcmp(iface, IFACE_DEVICE) && path_under(path, d->adapter_path)) {
-			struct bt_peer *p = peer_find(d, path, true);
-			bool heard = false;
-
-			r = p ? device_props(p, m, &heard) : sd_bus_message_skip(m, "a{sv}");
-			/* Only a device with advertisement data of this
-			 * discovery (not one bluetoothd remembers) is dialled. */
-			if (r >= 0 && p && heard)
-				peer_report(d, p);
-		} else {
-			r = sd_bus_message_skip(m, "a{sv}");
-		}
-		if (r < 0)
-			return r;
-		r = sd_bus_message_exit_container(m);
-		if (r < 0)
-			return r;
-	}
-	if (r < 0)
-		return r;
-	r = sd_bus_message_exit_container(m);
-	if (r >= 0 && adapter) {
+	if (r >= 0 && w.adapter) {
 		if (!d->adapter_found)
 			log_info(SUB_LINK, "bluetooth: adapter %s found", d->adapter);
 		d->adapter_found = true;
@@ -1160,10 +1179,14 @@ static int call_new(struct bt_driver *d, sd_bus_message **m, const char *path, c
 	return r;
 }
 
-static int call_send(struct bt_driver *d, sd_bus_message *m, sd_bus_slot **slot, sd_bus_message_handler_t cb)
+/* Sends m, built when r >= 0 (else only freed), with its reply to cb. */
+static int call_send(struct bt_driver *d, int r, sd_bus_message *m, sd_bus_slot **slot,
+		     sd_bus_message_handler_t cb)
 {
-	int r;
-
+	if (r < 0) {
+		sd_bus_message_unref(m);
+		return r;
+	}
 	*slot = sd_bus_slot_unref(*slot);
 	r = sd_bus_call_async(d->bus, slot, m, cb, d, 0);
 	sd_bus_message_unref(m);
@@ -1250,20 +1273,54 @@ static void setup_failed(struct bt_driver *d, const char *step, const char *why)
 	loop_timer_arm(d->retry_timer, d->retry_ms);
 }
 
+/* The reply m to setup step `step` (state while in flight): true when the
+ * step is still current and succeeded, or failed with error ok (NULL:
+ * none is fine); a failure fails the step. */
+static bool setup_reply(struct bt_driver *d, sd_bus_message *m, enum bt_setup state, const char *step,
+			const char *ok)
+{
+	const char *e = reply_error(m);
+
+	d->call_setup = sd_bus_slot_unref(d->call_setup);
+	if (d->setup != state)
+		return false;
+	if (e && !(ok && sd_bus_message_is_method_error(m, ok))) {
+		setup_failed(d, step, e);
+		return false;
+	}
+	return true;
+}
+
+/* Starts setup step `state`: bluetoothd's iface.member on our adapter with
+ * the arguments after types (as sd_bus_message_append takes them; NULL:
+ * none), its reply to cb. A call that cannot be sent fails the step. */
+static void setup_call(struct bt_driver *d, enum bt_setup state, const char *iface, const char *member,
+		       sd_bus_message_handler_t cb, const char *types, ...)
+{
+	sd_bus_message *m = NULL;
+	va_list ap;
+	int r;
+
+	d->setup = state;
+	r = call_new(d, &m, d->adapter_path, iface, member);
+	if (r >= 0 && types) {
+		va_start(ap, types);
+		r = sd_bus_message_appendv(m, types, ap);
+		va_end(ap);
+	}
+	r = call_send(d, r, m, &d->call_setup, cb);
+	if (r < 0)
+		setup_failed(d, member, strerror(-r));
+}
+
 static int on_register_adv(sd_bus_message *m, void *user, sd_bus_error *err)
 {
 	struct bt_driver *d = user;
-	const char *e = reply_error(m);
 	char a[BT_ADDR_TEXT], tag[2 * BT_TAG_BYTES + 1];
 
 	(void)err;
-	d->call_setup = sd_bus_slot_unref(d->call_setup);
-	if (d->setup != SETUP_ADVERT)
+	if (!setup_reply(d, m, SETUP_ADVERT, "RegisterAdvertisement", "org.bluez.Error.AlreadyExists"))
 		return 0;
-	if (e && !sd_bus_message_is_method_error(m, "org.bluez.Error.AlreadyExists")) {
-		setup_failed(d, "RegisterAdvertisement", e);
-		return 0;
-	}
 	d->adv_registered = true;
 	d->setup = SETUP_DONE;
 	rescan_arm(d);
@@ -1281,34 +1338,17 @@ static int on_register_adv(sd_bus_message *m, void *user, sd_bus_error *err)
 
 static void setup_advert(struct bt_driver *d)
 {
-	sd_bus_message *m = NULL;
-	int r;
-
-	d->setup = SETUP_ADVERT;
-	r = call_new(d, &m, d->adapter_path, IFACE_ADV_MGR, "RegisterAdvertisement");
-	if (r >= 0)
-		r = sd_bus_message_append(m, "oa{sv}", ADV_PATH, 0);
-	if (r >= 0)
-		r = call_send(d, m, &d->call_setup, on_register_adv);
-	else
-		sd_bus_message_unref(m);
-	if (r < 0)
-		setup_failed(d, "RegisterAdvertisement", strerror(-r));
+	setup_call(d, SETUP_ADVERT, IFACE_ADV_MGR, "RegisterAdvertisement", on_register_adv, "oa{sv}",
+		   ADV_PATH, 0);
 }
 
 static int on_start_discovery(sd_bus_message *m, void *user, sd_bus_error *err)
 {
 	struct bt_driver *d = user;
-	const char *e = reply_error(m);
 
 	(void)err;
-	d->call_setup = sd_bus_slot_unref(d->call_setup);
-	if (d->setup != SETUP_DISCOVER)
+	if (!setup_reply(d, m, SETUP_DISCOVER, "StartDiscovery", "org.bluez.Error.InProgress"))
 		return 0;
-	if (e && !sd_bus_message_is_method_error(m, "org.bluez.Error.InProgress")) {
-		setup_failed(d, "StartDiscovery", e);
-		return 0;
-	}
 	if (d->adv_registered) {
 		/* A scan restart: the advertisement stayed registered. */
 		d->setup = SETUP_DONE;
@@ -1322,26 +1362,10 @@ static int on_start_discovery(sd_bus_message *m, void *user, sd_bus_error *err)
 static int on_set_filter(sd_bus_message *m, void *user, sd_bus_error *err)
 {
 	struct bt_driver *d = user;
-	const char *e = reply_error(m);
-	sd_bus_message *c = NULL;
-	int r;
 
 	(void)err;
-	d->call_setup = sd_bus_slot_unref(d->call_setup);
-	if (d->setup != SETUP_FILTER)
-		return 0;
-	if (e) {
-		setup_failed(d, "SetDiscoveryFilter", e);
-		return 0;
-	}
-	d->setup = SETUP_DISCOVER;
-	r = call_new(d, &c, d->adapter_path, IFACE_ADAPTER, "StartDiscovery");
-	if (r >= 0)
-		r = call_send(d, c, &d->call_setup, on_start_discovery);
-	else
-		sd_bus_message_unref(c);
-	if (r < 0)
-		setup_failed(d, "StartDiscovery", strerror(-r));
+	if (setup_reply(d, m, SETUP_FILTER, "SetDiscoveryFilter", NULL))
+		setup_call(d, SETUP_DISCOVER, IFACE_ADAPTER, "StartDiscovery", on_start_discovery, NULL);
 	return 0;
 }
 
@@ -1373,42 +1397,18 @@ static int on_stop_discovery(sd_bus_message *m, void *user, sd_bus_error *err)
 static void rescan_tick(void *user)
 {
 	struct bt_driver *d = user;
-	sd_bus_message *m = NULL;
-	int r;
 
 	drv_enter(d);
-	if (d->stopped || !d->bus || d->setup != SETUP_DONE) {
-		drv_leave(d);
-		return;
-	}
-	d->setup = SETUP_RESCAN;
-	r = call_new(d, &m, d->adapter_path, IFACE_ADAPTER, "StopDiscovery");
-	if (r >= 0)
-		r = call_send(d, m, &d->call_setup, on_stop_discovery);
-	else
-		sd_bus_message_unref(m);
-	if (r < 0)
-		setup_failed(d, "StopDiscovery", strerror(-r));
+	if (!d->stopped && d->bus && d->setup == SETUP_DONE)
+		setup_call(d, SETUP_RESCAN, IFACE_ADAPTER, "StopDiscovery", on_stop_discovery, NULL);
 	drv_leave(d);
 }
 
 /* Scanning before advertising: see the file comment. */
 static void setup_start(struct bt_driver *d)
 {
-	sd_bus_message *m = NULL;
-	int r;
-
-	d->setup = SETUP_FILTER;
-	r = call_new(d, &m, d->adapter_path, IFACE_ADAPTER, "SetDiscoveryFilter");
-	if (r >= 0)
-		r = sd_bus_message_append(m, "a{sv}", 3, "UUIDs", "as", 1, BT_SERVICE_UUID, "Transport", "s",
-					  "le", "DuplicateData", "b", 1);
-	if (r >= 0)
-		r = call_send(d, m, &d->call_setup, on_set_filter);
-	else
-		sd_bus_message_unref(m);
-	if (r < 0)
-		setup_failed(d, "SetDiscoveryFilter", strerror(-r));
+	setup_call(d, SETUP_FILTER, IFACE_ADAPTER, "SetDiscoveryFilter", on_set_filter, "a{sv}", 3, "UUIDs",
+		   "as", 1, BT_SERVICE_UUID, "Transport", "s", "le", "DuplicateData", "b", 1);
 }
 
 static int on_power(sd_bus_message *m, void *user, sd_bus_error *err)
@@ -1435,10 +1435,7 @@ static void power_on(struct bt_driver *d)
 	r = call_new(d, &m, d->adapter_path, "org.freedesktop.DBus.Properties", "Set");
 	if (r >= 0)
 		r = sd_bus_message_append(m, "ssv", IFACE_ADAPTER, "Powered", "b", 1);
-	if (r >= 0)
-		r = call_send(d, m, &d->call_power, on_power);
-	else
-		sd_bus_message_unref(m);
+	r = call_send(d, r, m, &d->call_power, on_power);
 	if (r < 0)
 		log_warn(SUB_LINK, "bluetooth: cannot power %s on: %s", d->adapter, strerror(-r));
 }
@@ -1527,10 +1524,7 @@ static void objects_get(struct bt_driver *d)
 	sd_bus_message *m = NULL;
 	int r = call_new(d, &m, "/", "org.freedesktop.DBus.ObjectManager", "GetManagedObjects");
 
-	if (r >= 0)
-		r = call_send(d, m, &d->call_objects, on_objects);
-	else
-		sd_bus_message_unref(m);
+	r = call_send(d, r, m, &d->call_objects, on_objects);
 	if (r < 0)
 		log_warn(SUB_LINK, "bluetooth: GetManagedObjects: %s", strerror(-r));
 }
