@@ -3,9 +3,16 @@
  * and the log says who and for how long, never what) until it is
  * acknowledged or expires.
  *
- * The list lives in memory but is derived from the store: open() walks the
- * immediate messages held for the user and keeps the alerts among them for
- * which the user's own ack receipt is not held, so a restart loses none. */
+ * The list lives in memory and in the store's notes (receipts.c "Notes"):
+ * one NOTE_ALERT per outstanding alert (sender, destination type, since),
+ * put when the alert is added and deleted when it is acknowledged, dropped
+ * or expires, so a start reads them (alerts_load) instead of walking the
+ * store. A note whose message has expired, been acknowledged, or lost its
+ * content since (custody, quota) is dropped at load, with its note. Where
+ * the notes are not complete (a store older than them, a stop that was not
+ * clean) receipts.c walks instead (alerts_walk): the immediate messages
+ * held for the user, keeping the alerts among them the user has not
+ * acknowledged. Either way a restart loses none. */
 #include <errno.h>
 #include <inttypes.h>
 #include <spawn.h>
@@ -22,11 +29,13 @@
 #include "log.h"
 #include "node_int.h"
 #include "receipt.h"
+#include "wire.h"
 
 #define REALERT_INTERVAL_MS_DEFAULT 60000
 #define REALERT_INTERVAL_MS_MIN 100
 #define REALERT_INTERVAL_MS_MAX 3600000
 #define ALERTS_MAX 4096 /* outstanding at once; beyond it the oldest is no longer re-alerted */
+#define ALERT_NOTE_BYTES (MU_KEY_BYTES + 1 + 8) /* NOTE_ALERT data: sender, dest_type, since */
 
 struct alert_out {
 	uint8_t id[BUNDLE_ID_BYTES];
@@ -57,8 +66,24 @@ static void rearm(struct alerts *a)
 		loop_timer_arm(a->timer, next > now ? next - now : 0);
 }
 
-static void remove_at(struct alerts *a, size_t i)
+static void note_put(struct node *n, const struct alert_out *al)
 {
+	uint8_t d[ALERT_NOTE_BYTES];
+	struct wr wr = wr_make(d, sizeof(d));
+
+	wr_bytes(&wr, al->sender, MU_KEY_BYTES);
+	wr_u8(&wr, al->dest_type);
+	wr_u64(&wr, al->since);
+	if (wr_finish(&wr) == (int)sizeof(d))
+		receipts_note(n, NOTE_ALERT, al->id, false, al->expires, d, sizeof(d));
+}
+
+/* Forgets alert i, and its note. */
+static void remove_at(struct node *n, size_t i)
+{
+	struct alerts *a = n->alerts;
+
+	receipts_note(n, NOTE_ALERT, a->v[i].id, true, 0, NULL, 0);
 	a->v[i] = a->v[--a->n];
 }
 
@@ -93,7 +118,7 @@ static void realert_tick(void *user)
 		uint64_t secs;
 
 		if (al->expires <= now) {
-			remove_at(a, i);
+			remove_at(n, i);
 			continue;
 		}
 		if (al->due <= mono) {
@@ -126,7 +151,7 @@ void alerts_add(struct node *n, const struct bundle *msg, uint64_t received)
 		for (size_t i = 1; i < a->n; i++)
 			if (a->v[i].since < a->v[old].since)
 				old = i;
-		remove_at(a, old);
+		remove_at(n, old);
 	}
 	al = &a->v[a->n++];
 	memcpy(al->id, msg->id, BUNDLE_ID_BYTES);
@@ -135,6 +160,7 @@ void alerts_add(struct node *n, const struct bundle *msg, uint64_t received)
 	al->since = received;
 	al->expires = msg->expires;
 	al->due = loop_now_mono_ms() + a->interval_ms;
+	note_put(n, al);
 	rearm(a);
 }
 
@@ -146,7 +172,7 @@ void alerts_acked(struct node *n, const uint8_t id[static BUNDLE_ID_BYTES])
 		return;
 	for (size_t i = 0; i < a->n; i++)
 		if (!memcmp(a->v[i].id, id, BUNDLE_ID_BYTES)) {
-			remove_at(a, i);
+			remove_at(n, i);
 			break;
 		}
 	rearm(a);
@@ -224,7 +250,6 @@ static int scan_alerts(void *ctx, uint64_t created, const uint8_t id[static BUND
 int alerts_open(struct node *n)
 {
 	struct alerts *a = calloc(1, sizeof(*a));
-	int ret;
 
 	if (!a)
 		return -ENOMEM;
@@ -234,12 +259,72 @@ int alerts_open(struct node *n)
 		return MU_E_CONFIG;
 	if (!(a->v = calloc(ALERTS_MAX, sizeof(*a->v))))
 		return -ENOMEM;
-	ret = loop_timer_new(n->loop, &a->timer, realert_tick, n);
-	if (!ret && n->user)
-		ret = store_scan_time(n->store, 0, NULL, scan_alerts, n);
-	if (!ret && a->n)
+	return loop_timer_new(n->loop, &a->timer, realert_tick, n);
+}
+
+static void log_outstanding(const struct alerts *a)
+{
+	if (a->n)
 		log_warn(SUB_MAIN, "%zu alert%s unacknowledged", a->n, a->n == 1 ? "" : "s");
+}
+
+int alerts_walk(struct node *n)
+{
+	int ret = store_scan_time(n->store, 0, NULL, scan_alerts, n);
+
+	if (!ret)
+		log_outstanding(n->alerts);
 	return ret;
+}
+
+/* One NOTE_ALERT at start. Runs after the ack notes are loaded, so an
+ * alert acknowledged before the stop is not taken up again. */
+static int load_one(void *ctx, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t expires, const uint8_t *data,
+		    size_t len)
+{
+	struct node *n = ctx;
+	struct alerts *a = n->alerts;
+	struct rd rd = rd_make(data, len);
+	struct store_info info;
+	struct alert_out al = { .expires = expires };
+	int ret;
+
+	if (rd_bytes(&rd, al.sender, MU_KEY_BYTES) || rd_u8(&rd, &al.dest_type) || rd_u64(&rd, &al.since) ||
+	    rd_end(&rd) || expires <= mu_now_ms() || receipts_sent_at(n, RECEIPT_ACK, id, NULL))
+		ret = MU_E_NOTFOUND;
+	else
+		ret = store_peek(n->store, id, &info); /* its content still held? */
+	if (ret == MU_E_NOTFOUND) {
+		receipts_note(n, NOTE_ALERT, id, true, 0, NULL, 0);
+		return 0;
+	}
+	if (ret)
+		return ret;
+	if (a->n == ALERTS_MAX)
+		return 0; /* the notes never hold more; a damaged store might */
+	memcpy(al.id, id, BUNDLE_ID_BYTES);
+	al.due = loop_now_mono_ms() + a->interval_ms;
+	a->v[a->n++] = al;
+	return 0;
+}
+
+int alerts_load(struct node *n)
+{
+	int ret = store_note_scan(n->store, NOTE_ALERT, load_one, n);
+
+	if (!ret) {
+		rearm(n->alerts);
+		log_outstanding(n->alerts);
+	}
+	return ret;
+}
+
+void alerts_note_all(struct node *n)
+{
+	struct alerts *a = n->alerts;
+
+	for (size_t i = 0; a && i < a->n; i++)
+		note_put(n, &a->v[i]);
 }
 
 void alerts_close(struct node *n)

@@ -264,6 +264,9 @@ static void purge_tick(void *user)
 	ret = store_purge_expired(n->store, mu_now_ms(), &removed);
 	if (ret)
 		log_err(SUB_STORE, "expiry purge failed: %s", mu_strerror(ret));
+	/* Receipt and alert notes (receipts.c) expire with their messages. */
+	if (!ret && (ret = store_note_purge(n->store, mu_now_ms(), NULL)))
+		log_err(SUB_STORE, "note purge failed: %s", mu_strerror(ret));
 	if (removed) {
 		log_info(SUB_STORE, "deleted %llu expired bundles", (unsigned long long)removed);
 		n->keys_reload = true;

@@ -83,6 +83,7 @@ struct conn {
 	struct uplink *up;   /* field side of an uplink session (uplink.c) */
 	uint64_t up_answered; /* hospital side: keys answered in TAKEs */
 	struct refused_set *refused; /* what the peer refused from us (refused.c) */
+	struct refused_set *inflight; /* what we sent it lately: conn_offer skips it (refused.c) */
 	uint64_t refused_by_peer;    /* REFUSED entries received */
 	uint64_t refused_to_peer;    /* bundles from the peer we refused (sent in REFUSED) */
 	uint8_t *refuse_out;         /* this turn's refusals, FRAME_IDS_MAX entries of FRAME_REFUSAL_BYTES */
@@ -118,6 +119,29 @@ bool refused_skip(const struct refused_set *rs, const uint8_t id[static BUNDLE_I
 		  const struct refused_retry *rt, uint64_t now);
 size_t refused_count(const struct refused_set *rs);
 void refused_free(struct refused_set *rs);
+
+/* In flight, a second set per conn (refused.c): the bundles conn_pump
+ * handed to the link. Until the peer has stored one, a sync round finds
+ * it missing there; offered again, it went twice (docs/benchmarks.md
+ * "goodput"). conn_offer skips an id sent on the conn less than
+ * INFLIGHT_TIMEOUTS x [node] sync_timeout_ms ago: a round that outlives
+ * sync_timeout_ms is abandoned, so a round that completes, and whose
+ * messages crossed the same queue as the bundle, shows the peer's set as
+ * of at most one timeout before it ends, and the bundle itself crossed
+ * that queue within about one timeout of being sent. Cost: a bundle the
+ * peer got but did not store for no reason it reports (its credential
+ * still on the way, a local failure) is offered again up to that much
+ * later. At most INFLIGHT_MAX ids (about 230 KB), the oldest forgotten
+ * first: 4096 bundles are more bytes than a link holds in flight unless
+ * they are tiny, and one forgotten early is only a possible duplicate. */
+#define INFLIGHT_MAX 4096
+#define INFLIGHT_TIMEOUTS 2
+/* Remembers that id was handed to the link at now (ms); *rs as for
+ * refused_note. -ENOMEM. */
+int refused_sent_note(struct refused_set **rs, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t now);
+/* Whether id was noted by refused_sent_note less than window_ms before now. */
+bool refused_in_flight(const struct refused_set *rs, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t now,
+		       uint64_t window_ms);
 /* Reads [node] refused_retry_full_ms and refused_retry_rate_ms into
  * n->refused_retry; MU_E_CONFIG (logged) when out of bounds. */
 int refused_config(struct node *n);
@@ -330,9 +354,10 @@ struct custody_stat {
 int custody_stat(struct node *n, struct custody_stat *out);
 
 /* receipts.c (docs/protocol.md "Delivered, read and ack receipts"): receipts_open reads
- * [messaging] read_receipts and delivery_receipts, rebuilds from the store which read/ack
- * receipts the user sent, and opens alerts.c; receipts_close (NULL-safe)
- * seals what is still queued. receipts_stored: called by node_stored for
+ * [messaging] read_receipts and delivery_receipts, loads from the store's
+ * notes (receipts.c "Notes") which read/ack receipts the user sent, the
+ * held channel messages and (alerts.c) the outstanding alerts, and opens
+ * alerts.c; receipts_close (NULL-safe) seals what is still queued. receipts_stored: called by node_stored for
  * each committed bundle (queues delivered receipts, registers alerts).
  * receipts_read: a message was shown to the user (queues one read receipt
  * unless sent before or disabled). receipts_ack: seals and commits the
@@ -366,6 +391,18 @@ int node_msg_content(struct node *n, const struct bundle *b, uint8_t *out, size_
 struct alerts;
 int alerts_open(struct node *n);
 void alerts_close(struct node *n);
+/* Store notes (store.h) of receipts.c and alerts.c, one kind each; layout
+ * in docs/storage.md "notes". receipts_note queues a put (or, with del, a
+ * delete) of a note, written at the latest on the next loop turn (in the
+ * open batch if there is one). alerts_load: the alerts from their notes
+ * (fast start); alerts_walk: from a walk of the store (a store without
+ * complete notes); alerts_note_all: queues a note for every alert. */
+enum node_note { NOTE_STATE = 1, NOTE_READ = 2, NOTE_ACK = 3, NOTE_ALERT = 4, NOTE_HELD = 5 };
+void receipts_note(struct node *n, uint8_t kind, const uint8_t id[static BUNDLE_ID_BYTES], bool del,
+		   uint64_t expires, const void *data, size_t len);
+int alerts_load(struct node *n);
+int alerts_walk(struct node *n);
+void alerts_note_all(struct node *n);
 void alerts_add(struct node *n, const struct bundle *msg, uint64_t received);
 void alerts_acked(struct node *n, const uint8_t id[static BUNDLE_ID_BYTES]);
 int alerts_find(struct node *n, const char *hex, uint8_t id[static BUNDLE_ID_BYTES]);

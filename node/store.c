@@ -514,6 +514,48 @@ static void charge(struct store_txn *t, size_t pages)
 	t->pg_used = pages > SIZE_MAX - t->pg_used ? SIZE_MAX : t->pg_used + pages;
 }
 
+/* 0 when t may take another write: -EINVAL without a batch, its first
+ * failure once it has failed. */
+static int batch_usable(const struct store_txn *t)
+{
+	return t ? t->failed : -EINVAL;
+}
+
+/* Commits a write's child txn; once committed, its pages and (when tot)
+ * its totals count in the batch. */
+static int child_finish(struct store_txn *t, MDB_txn **child, size_t pages, const struct totals *tot)
+{
+	int rc = child_commit(child);
+
+	if (rc)
+		return rc;
+	charge(t, pages);
+	if (tot) {
+		t->tot = *tot;
+		t->tot_dirty = true;
+	}
+	return 0;
+}
+
+/* Copies k's value in db, which must be size bytes, into out:
+ * MU_E_NOTFOUND without one. func, get_what and size_what name the
+ * failures in the log. */
+static int get_fixed(MDB_txn *txn, MDB_dbi db, MDB_val *k, uint8_t *out, size_t size, const char *func,
+		     const char *get_what, const char *size_what)
+{
+	MDB_val d;
+	int rc = mdb_get(txn, db, k, &d);
+
+	if (rc == MDB_NOTFOUND)
+		return MU_E_NOTFOUND;
+	if (rc)
+		return lmdb_fail(func, get_what, rc);
+	if (d.mv_size != size)
+		return corrupt(func, size_what);
+	memcpy(out, d.mv_data, size);
+	return 0;
+}
+
 /* Fills a reserved "bundles" value. */
 static void rec_fill(uint8_t *p, const struct bundle *b, const uint8_t *enc, size_t len,
 		     const struct store_meta *meta)
@@ -636,14 +678,10 @@ int store_put_bundle(struct store_txn *t, const struct bundle *b, const uint8_t 
 	if (rc)
 		goto out;
 	totals_apply(&tot, b->kind, len, 1);
-	rc = child_commit(&txn);
-	if (rc)
-		goto out;
 	/* Depths before this call bound its deletes and its put alike. */
-	charge(t, pages + (size_t)evicted * pages_evict);
-	t->tot = tot;
-	t->tot_dirty = true;
-	t->evicted += evicted;
+	rc = child_finish(t, &txn, pages + (size_t)evicted * pages_evict, &tot);
+	if (!rc)
+		t->evicted += evicted;
 out:
 	mdb_txn_abort(txn);
 	return rc;
@@ -683,13 +721,7 @@ int store_put_cred(struct store_txn *t, const struct cred *c)
 	}
 	d = val(enc, (size_t)n);
 	rc = mdb_put(txn, t->s->creds, &k, &d, 0);
-	if (rc) {
-		rc = LMDB_FAIL("cred put", rc);
-		goto out;
-	}
-	rc = child_commit(&txn);
-	if (!rc)
-		charge(t, pages);
+	rc = rc ? LMDB_FAIL("cred put", rc) : child_finish(t, &txn, pages, NULL);
 out:
 	t->s->gen++; /* even unchanged or failed: cheap, and never stale */
 	mdb_txn_abort(txn);
@@ -705,38 +737,25 @@ int store_put_revocation(struct store_txn *t, const uint8_t key[static MU_KEY_BY
 	size_t pages;
 	int rc;
 
-	if (!t)
-		return -EINVAL;
-	if (t->failed)
-		return t->failed;
+	rc = batch_usable(t);
+	if (rc)
+		return rc;
 	pages = pages_put(t->s, t->txn, t->s->revoked, REVOKED_BYTES);
 	rc = child_begin(t, &txn);
 	if (rc)
 		goto out;
 	k = val(key, MU_KEY_BYTES);
-	rc = mdb_get(txn, t->s->revoked, &k, &d);
-	if (rc == 0) {
-		if (d.mv_size != REVOKED_BYTES) {
-			rc = CORRUPT("revoked record size");
-			goto out;
-		}
-		if (get_be64(d.mv_data) <= at)
-			goto out; /* the earliest revocation stands */
-	} else if (rc != MDB_NOTFOUND) {
-		rc = LMDB_FAIL("revoked get", rc);
+	rc = get_fixed(txn, t->s->revoked, &k, rec, REVOKED_BYTES, __func__, "revoked get",
+		       "revoked record size");
+	if (rc == 0 && get_be64(rec) <= at)
+		goto out; /* the earliest revocation stands */
+	if (rc && rc != MU_E_NOTFOUND)
 		goto out;
-	}
 	put_be64(rec, at);
 	rec[8] = reason;
 	d = val(rec, sizeof(rec));
 	rc = mdb_put(txn, t->s->revoked, &k, &d, 0);
-	if (rc) {
-		rc = LMDB_FAIL("revoked put", rc);
-		goto out;
-	}
-	rc = child_commit(&txn);
-	if (!rc)
-		charge(t, pages);
+	rc = rc ? LMDB_FAIL("revoked put", rc) : child_finish(t, &txn, pages, NULL);
 out:
 	t->s->gen++;
 	mdb_txn_abort(txn);
@@ -750,24 +769,17 @@ int store_del_bundle(struct store_txn *t, const uint8_t id[static BUNDLE_ID_BYTE
 	size_t pages;
 	int rc;
 
-	if (!t)
-		return -EINVAL;
-	if (t->failed)
-		return t->failed;
+	rc = batch_usable(t);
+	if (rc)
+		return rc;
 	pages = pages_bundle_del(t->s, t->txn);
 	tot = t->tot;
 	rc = child_begin(t, &txn);
 	if (rc)
 		goto out;
 	rc = del_bundle_in(t->s, txn, id, &tot);
-	if (rc)
-		goto out;
-	rc = child_commit(&txn);
-	if (rc)
-		goto out;
-	charge(t, pages);
-	t->tot = tot;
-	t->tot_dirty = true;
+	if (!rc)
+		rc = child_finish(t, &txn, pages, &tot);
 out:
 	mdb_txn_abort(txn);
 	return rc;
@@ -783,10 +795,9 @@ int store_tombstone(struct store_txn *t, const uint8_t id[static BUNDLE_ID_BYTES
 	size_t pages;
 	int rc;
 
-	if (!t)
-		return -EINVAL;
-	if (t->failed)
-		return t->failed;
+	rc = batch_usable(t);
+	if (rc)
+		return rc;
 	pages = pages_put(t->s, t->txn, t->s->bundles, REC_HDR_BYTES) + pages_del(t->txn, t->s->by_rank);
 	tot = t->tot;
 	rc = child_begin(t, &txn);
@@ -818,16 +829,7 @@ int store_tombstone(struct store_txn *t, const uint8_t id[static BUNDLE_ID_BYTES
 	}
 	d = val(hdr, sizeof(hdr));
 	rc = mdb_put(txn, t->s->bundles, &k, &d, 0);
-	if (rc) {
-		rc = LMDB_FAIL("tombstone put", rc);
-		goto out;
-	}
-	rc = child_commit(&txn);
-	if (rc)
-		goto out;
-	charge(t, pages);
-	t->tot = tot;
-	t->tot_dirty = true;
+	rc = rc ? LMDB_FAIL("tombstone put", rc) : child_finish(t, &txn, pages, &tot);
 out:
 	mdb_txn_abort(txn);
 	return rc;
@@ -843,27 +845,23 @@ int store_custody_put(struct store_txn *t, const uint8_t id[static BUNDLE_ID_BYT
 	size_t pages;
 	int rc;
 
-	if (!t)
-		return -EINVAL;
-	if (t->failed)
-		return t->failed;
+	rc = batch_usable(t);
+	if (rc)
+		return rc;
 	pages = pages_put(t->s, t->txn, t->s->custody, CUSTODY_BYTES);
 	rc = child_begin(t, &txn);
 	if (rc)
 		goto out;
-	rc = mdb_get(txn, t->s->custody, &k, &d);
+	rc = get_fixed(txn, t->s->custody, &k, rec, CUSTODY_BYTES, __func__, "custody get",
+		       "custody record size");
 	if (rc == 0) {
-		if (d.mv_size != CUSTODY_BYTES) {
-			rc = CORRUPT("custody record size");
-			goto out;
-		}
 		/* The first receipt dates the custody; the longest-lived one
 		 * keeps the record. */
-		if (get_be64(d.mv_data) < archived_at)
-			archived_at = get_be64(d.mv_data);
-		if (get_be64((const uint8_t *)d.mv_data + 8) > expires)
-			expires = get_be64((const uint8_t *)d.mv_data + 8);
-	} else if (rc == MDB_NOTFOUND) {
+		if (get_be64(rec) < archived_at)
+			archived_at = get_be64(rec);
+		if (get_be64(rec + 8) > expires)
+			expires = get_be64(rec + 8);
+	} else if (rc == MU_E_NOTFOUND) {
 		rc = mdb_stat(txn, t->s->custody, &st);
 		if (rc) {
 			rc = LMDB_FAIL("stat custody", rc);
@@ -874,20 +872,13 @@ int store_custody_put(struct store_txn *t, const uint8_t id[static BUNDLE_ID_BYT
 			goto out;
 		}
 	} else {
-		rc = LMDB_FAIL("custody get", rc);
 		goto out;
 	}
 	put_be64(rec, archived_at);
 	put_be64(rec + 8, expires);
 	d = val(rec, sizeof(rec));
 	rc = mdb_put(txn, t->s->custody, &k, &d, 0);
-	if (rc) {
-		rc = LMDB_FAIL("custody put", rc);
-		goto out;
-	}
-	rc = child_commit(&txn);
-	if (!rc)
-		charge(t, pages);
+	rc = rc ? LMDB_FAIL("custody put", rc) : child_finish(t, &txn, pages, NULL);
 out:
 	mdb_txn_abort(txn);
 	return rc;
@@ -1161,22 +1152,11 @@ static int read_fixed(struct store *s, MDB_dbi db, const uint8_t *key, size_t kl
 		      const char *func, const char *get_what, const char *size_what)
 {
 	MDB_txn *txn = NULL;
-	MDB_val k = val(key, klen), d;
+	MDB_val k = val(key, klen);
 	int rc = read_begin(s, &txn);
 
-	if (rc)
-		goto out;
-	rc = mdb_get(txn, db, &k, &d);
-	if (rc == MDB_NOTFOUND) {
-		rc = MU_E_NOTFOUND;
-	} else if (rc) {
-		rc = lmdb_fail(func, get_what, rc);
-	} else if (d.mv_size != size) {
-		rc = corrupt(func, size_what);
-	} else {
-		memcpy(out, d.mv_data, size);
-	}
-out:
+	if (!rc)
+		rc = get_fixed(txn, db, &k, out, size, func, get_what, size_what);
 	read_end(s, txn);
 	return rc;
 }
@@ -1292,19 +1272,27 @@ struct scan_row {
 	uint8_t kind; /* by_time's value; 0 if none */
 };
 
-/* Walks an index whose keys are prefix_len bytes, a be64, then an id. Rows
- * are copied out SCAN_CHUNK at a time and fn runs with no transaction of
- * ours open, so fn may call any store function. */
-static int scan_index(struct store *s, MDB_dbi dbi, size_t prefix_len, const uint8_t *start, store_scan_fn fn,
-		      store_key_fn kfn, void *ctx)
+/* How scan_chunks reads one table's rows into a walk w. */
+struct chunk_ops {
+	size_t val_len;   /* every value's size; 0: any */
+	const char *what; /* a key or value of another size, in the log */
+	/* Copies row i out of the transaction into w. */
+	void (*copy)(void *w, size_t i, const MDB_val *k, const MDB_val *d);
+	/* Hands row i to the caller's callback; nonzero stops the walk. */
+	int (*deliver)(void *w, size_t i);
+};
+
+/* Walks dbi in key order from the key in from (key_len bytes, every key as
+ * long; from holds the last key read) in chunks of SCAN_CHUNK rows. Each
+ * chunk is read in a read transaction of its own and copied out, then
+ * delivered with no transaction of ours open, so the callback may call any
+ * store function. func names the caller in log lines. */
+static int scan_chunks(struct store *s, const char *func, MDB_dbi dbi, uint8_t *from, size_t key_len,
+		       const struct chunk_ops *ops, void *w)
 {
-	size_t key_len = prefix_len + 8 + BUNDLE_ID_BYTES;
-	uint8_t from[RANK_KEY_BYTES];
-	struct scan_row rows[SCAN_CHUNK];
 	bool skip_first = false, done = false;
 	int rc = 0;
 
-	memcpy(from, start, key_len);
 	while (!done) {
 		MDB_txn *txn = NULL;
 		MDB_cursor *cur = NULL;
@@ -1316,7 +1304,7 @@ static int scan_index(struct store *s, MDB_dbi dbi, size_t prefix_len, const uin
 			return rc;
 		rc = mdb_cursor_open(txn, dbi, &cur);
 		if (rc) {
-			rc = LMDB_FAIL("cursor open", rc);
+			rc = lmdb_fail(func, "cursor open", rc);
 			goto chunk_out;
 		}
 		rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
@@ -1324,16 +1312,12 @@ static int scan_index(struct store *s, MDB_dbi dbi, size_t prefix_len, const uin
 		if (rc == 0 && skip_first && k.mv_size == key_len && !memcmp(k.mv_data, from, key_len))
 			rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
 		while (rc == 0 && n < SCAN_CHUNK) {
-			const uint8_t *kp = k.mv_data;
-
-			if (k.mv_size != key_len) {
-				rc = CORRUPT("index key size");
+			if (k.mv_size != key_len || (ops->val_len && d.mv_size != ops->val_len)) {
+				rc = corrupt(func, ops->what);
 				goto chunk_out;
 			}
-			rows[n].t = get_be64(kp + prefix_len);
-			memcpy(rows[n].id, kp + prefix_len + 8, BUNDLE_ID_BYTES);
-			rows[n].kind = d.mv_size == 1 ? *(const uint8_t *)d.mv_data : 0;
-			memcpy(from, kp, key_len);
+			ops->copy(w, n, &k, &d);
+			memcpy(from, k.mv_data, key_len);
 			n++;
 			rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
 		}
@@ -1341,7 +1325,7 @@ static int scan_index(struct store *s, MDB_dbi dbi, size_t prefix_len, const uin
 			done = true;
 			rc = 0;
 		} else if (rc) {
-			rc = LMDB_FAIL("cursor get", rc);
+			rc = lmdb_fail(func, "cursor get", rc);
 		}
 	chunk_out:
 		mdb_cursor_close(cur);
@@ -1349,13 +1333,55 @@ static int scan_index(struct store *s, MDB_dbi dbi, size_t prefix_len, const uin
 		if (rc)
 			return rc;
 		for (size_t i = 0; i < n; i++) {
-			rc = kfn ? kfn(ctx, rows[i].t, rows[i].id, rows[i].kind) : fn(ctx, rows[i].t, rows[i].id);
+			rc = ops->deliver(w, i);
 			if (rc)
 				return rc;
 		}
 		skip_first = true;
 	}
 	return 0;
+}
+
+struct index_walk {
+	struct scan_row rows[SCAN_CHUNK];
+	size_t prefix_len;
+	store_scan_fn fn;
+	store_key_fn kfn;
+	void *ctx;
+};
+
+static void index_copy(void *p, size_t i, const MDB_val *k, const MDB_val *d)
+{
+	struct index_walk *w = p;
+	const uint8_t *kp = k->mv_data;
+
+	w->rows[i].t = get_be64(kp + w->prefix_len);
+	memcpy(w->rows[i].id, kp + w->prefix_len + 8, BUNDLE_ID_BYTES);
+	w->rows[i].kind = d->mv_size == 1 ? *(const uint8_t *)d->mv_data : 0;
+}
+
+static int index_deliver(void *p, size_t i)
+{
+	struct index_walk *w = p;
+	const struct scan_row *r = &w->rows[i];
+
+	return w->kfn ? w->kfn(w->ctx, r->t, r->id, r->kind) : w->fn(w->ctx, r->t, r->id);
+}
+
+static const struct chunk_ops index_ops = {0, "index key size", index_copy, index_deliver};
+
+/* Walks an index whose keys are prefix_len bytes, a be64, then an id. Rows
+ * are copied out SCAN_CHUNK at a time and fn runs with no transaction of
+ * ours open, so fn may call any store function. */
+static int scan_index(struct store *s, MDB_dbi dbi, size_t prefix_len, const uint8_t *start, store_scan_fn fn,
+		      store_key_fn kfn, void *ctx)
+{
+	struct index_walk w = {.prefix_len = prefix_len, .fn = fn, .kfn = kfn, .ctx = ctx};
+	size_t key_len = prefix_len + 8 + BUNDLE_ID_BYTES;
+	uint8_t from[RANK_KEY_BYTES];
+
+	memcpy(from, start, key_len);
+	return scan_chunks(s, __func__, dbi, from, key_len, &index_ops, &w);
 }
 
 int store_scan_time(struct store *s, uint64_t from_created, const uint8_t *from_id, store_scan_fn fn,
@@ -1436,62 +1462,38 @@ struct custody_row {
 	uint64_t archived_at, expires;
 };
 
+struct custody_walk {
+	struct custody_row rows[SCAN_CHUNK];
+	store_custody_fn fn;
+	void *ctx;
+};
+
+static void custody_copy(void *p, size_t i, const MDB_val *k, const MDB_val *d)
+{
+	struct custody_walk *w = p;
+
+	memcpy(w->rows[i].id, k->mv_data, BUNDLE_ID_BYTES);
+	w->rows[i].archived_at = get_be64(d->mv_data);
+	w->rows[i].expires = get_be64((const uint8_t *)d->mv_data + 8);
+}
+
+static int custody_deliver(void *p, size_t i)
+{
+	struct custody_walk *w = p;
+
+	return w->fn(w->ctx, w->rows[i].id, w->rows[i].archived_at, w->rows[i].expires);
+}
+
+static const struct chunk_ops custody_ops = {CUSTODY_BYTES, "custody record size", custody_copy,
+					     custody_deliver};
+
 int store_scan_custody(struct store *s, store_custody_fn fn, void *ctx)
 {
-	struct custody_row rows[SCAN_CHUNK];
-	uint8_t from[BUNDLE_ID_BYTES] = { 0 };
-	bool skip_first = false, done = false;
-	int rc = 0;
+	struct custody_walk w = {.fn = fn, .ctx = ctx};
+	uint8_t from[BUNDLE_ID_BYTES] = {0};
 
 	/* Copied out in chunks, as scan_index does, so fn may write. */
-	while (!done) {
-		MDB_txn *txn = NULL;
-		MDB_cursor *cur = NULL;
-		MDB_val k = val(from, sizeof(from)), d;
-		size_t n = 0;
-
-		rc = read_begin(s, &txn);
-		if (rc)
-			return rc;
-		rc = mdb_cursor_open(txn, s->custody, &cur);
-		if (rc) {
-			rc = LMDB_FAIL("cursor open", rc);
-			goto chunk_out;
-		}
-		rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
-		if (rc == 0 && skip_first && k.mv_size == sizeof(from) && !memcmp(k.mv_data, from, sizeof(from)))
-			rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
-		while (rc == 0 && n < SCAN_CHUNK) {
-			if (k.mv_size != BUNDLE_ID_BYTES || d.mv_size != CUSTODY_BYTES) {
-				rc = CORRUPT("custody record size");
-				goto chunk_out;
-			}
-			memcpy(rows[n].id, k.mv_data, BUNDLE_ID_BYTES);
-			rows[n].archived_at = get_be64(d.mv_data);
-			rows[n].expires = get_be64((const uint8_t *)d.mv_data + 8);
-			memcpy(from, k.mv_data, sizeof(from));
-			n++;
-			rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
-		}
-		if (rc == MDB_NOTFOUND) {
-			done = true;
-			rc = 0;
-		} else if (rc) {
-			rc = LMDB_FAIL("cursor get", rc);
-		}
-	chunk_out:
-		mdb_cursor_close(cur);
-		read_end(s, txn);
-		if (rc)
-			return rc;
-		for (size_t i = 0; i < n; i++) {
-			rc = fn(ctx, rows[i].id, rows[i].archived_at, rows[i].expires);
-			if (rc)
-				return rc;
-		}
-		skip_first = true;
-	}
-	return 0;
+	return scan_chunks(s, __func__, s->custody, from, sizeof(from), &custody_ops, &w);
 }
 
 int store_stat(struct store *s, struct store_stat *out)
@@ -1720,4 +1722,403 @@ void store_close(struct store *s)
 	if (s->env)
 		mdb_env_close(s->env);
 	free(s);
+}
+
+/* ---- notes (store.h "notes") ----
+ *
+ * Key: kind, id. Value: expires (be64), then the caller's data. The
+ * database is newer than the others, so store_open() does not open it:
+ * each call looks its handle up by name (LMDB keeps open handles in a
+ * table: after the first commit that is a name compare). A store made
+ * before it has none until the first note, or the first scan or purge
+ * outside a batch, creates it. */
+#define NOTE_KEY_BYTES (1 + BUNDLE_ID_BYTES)
+#define NOTE_EXPIRES_BYTES 8
+#define NOTE_VAL_MAX (NOTE_EXPIRES_BYTES + STORE_NOTE_DATA_MAX)
+
+/* 0 and *dbi, or 1 when the database does not exist and create is false. */
+static int notes_dbi(MDB_txn *txn, bool create, MDB_dbi *dbi)
+{
+	int rc = mdb_dbi_open(txn, "notes", create ? MDB_CREATE : 0, dbi);
+
+	if (rc == MDB_NOTFOUND && !create)
+		return 1;
+	return rc ? LMDB_FAIL("notes open", rc) : 0;
+}
+
+/* The database in a top-level write transaction of its own, so that
+ * creating it never happens inside a batch (see notes_dbi_batch). */
+static int notes_create(struct store *s)
+{
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+
+	if (rc)
+		return LMDB_FAIL("txn begin", rc);
+	rc = notes_dbi(txn, true, &dbi);
+	if (rc) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	rc = mdb_txn_commit(txn);
+	return rc ? LMDB_FAIL("txn commit", rc) : 0;
+}
+
+/* For a write in batch t. Creating the database writes LMDB's main
+ * database without a child transaction: should that fail, the batch is
+ * failed (store.h). It happens at most once in a store's life, and only
+ * when no scan or purge ran before the first note (node start scans). */
+static int notes_dbi_batch(struct store_txn *t, MDB_dbi *dbi)
+{
+	int rc = notes_dbi(t->txn, false, dbi);
+
+	if (rc != 1)
+		return rc;
+	rc = notes_dbi(t->txn, true, dbi);
+	if (rc)
+		t->failed = rc;
+	return rc;
+}
+
+static void note_key(uint8_t k[static NOTE_KEY_BYTES], uint8_t kind, const uint8_t id[static BUNDLE_ID_BYTES])
+{
+	k[0] = kind;
+	memcpy(k + 1, id, BUNDLE_ID_BYTES);
+}
+
+static int note_val_check(const MDB_val *d)
+{
+	if (d->mv_size < NOTE_EXPIRES_BYTES || d->mv_size > NOTE_VAL_MAX)
+		return CORRUPT("note value size");
+	return 0;
+}
+
+int store_note_put(struct store_txn *t, uint8_t kind, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t expires,
+		   const void *data, size_t len)
+{
+	uint8_t key[NOTE_KEY_BYTES], v[NOTE_VAL_MAX];
+	MDB_txn *txn = NULL;
+	MDB_val k, d;
+	MDB_dbi dbi;
+	size_t pages;
+	int rc;
+
+	if (!t || (len && !data))
+		return -EINVAL;
+	if (len > STORE_NOTE_DATA_MAX)
+		return MU_E_TOOBIG;
+	if (t->failed)
+		return t->failed;
+	rc = notes_dbi_batch(t, &dbi);
+	if (rc)
+		return rc;
+	pages = pages_put(t->s, t->txn, dbi, NOTE_EXPIRES_BYTES + len);
+	note_key(key, kind, id);
+	put_be64(v, expires);
+	if (len)
+		memcpy(v + NOTE_EXPIRES_BYTES, data, len);
+	rc = child_begin(t, &txn);
+	if (rc)
+		goto out;
+	k = val(key, sizeof(key));
+	d = val(v, NOTE_EXPIRES_BYTES + len);
+	rc = mdb_put(txn, dbi, &k, &d, 0);
+	if (rc) {
+		rc = LMDB_FAIL("note put", rc);
+		goto out;
+	}
+	rc = child_commit(&txn);
+	if (!rc)
+		charge(t, pages);
+out:
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int store_note_del(struct store_txn *t, uint8_t kind, const uint8_t id[static BUNDLE_ID_BYTES])
+{
+	uint8_t key[NOTE_KEY_BYTES];
+	MDB_txn *txn = NULL;
+	MDB_val k;
+	MDB_dbi dbi;
+	size_t pages;
+	int rc;
+
+	if (!t)
+		return -EINVAL;
+	if (t->failed)
+		return t->failed;
+	rc = notes_dbi(t->txn, false, &dbi);
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	pages = pages_del(t->txn, dbi);
+	note_key(key, kind, id);
+	rc = child_begin(t, &txn);
+	if (rc)
+		goto out;
+	k = val(key, sizeof(key));
+	rc = mdb_del(txn, dbi, &k, NULL);
+	if (rc == MDB_NOTFOUND)
+		goto out; /* rc 0 after the abort below: nothing changed */
+	if (rc) {
+		rc = LMDB_FAIL("note del", rc);
+		goto out;
+	}
+	rc = child_commit(&txn);
+	if (!rc)
+		charge(t, pages);
+out:
+	mdb_txn_abort(txn);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store_note_clear(struct store_txn *t, uint8_t kind, uint64_t *removed)
+{
+	uint8_t key[NOTE_KEY_BYTES] = { kind };
+	MDB_cursor *cur = NULL;
+	MDB_txn *txn = NULL;
+	MDB_val k, d;
+	MDB_dbi dbi;
+	uint64_t n = 0;
+	size_t pages;
+	int rc;
+
+	if (removed)
+		*removed = 0;
+	if (!t)
+		return -EINVAL;
+	if (t->failed)
+		return t->failed;
+	rc = notes_dbi(t->txn, false, &dbi);
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	pages = pages_del(t->txn, dbi);
+	rc = child_begin(t, &txn);
+	if (rc)
+		goto out;
+	rc = mdb_cursor_open(txn, dbi, &cur);
+	if (rc) {
+		rc = LMDB_FAIL("cursor open", rc);
+		goto out;
+	}
+	k = val(key, sizeof(key));
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		if (k.mv_size != NOTE_KEY_BYTES) {
+			rc = CORRUPT("note key size");
+			goto out;
+		}
+		if (*(const uint8_t *)k.mv_data != kind)
+			break;
+		rc = mdb_cursor_del(cur, 0);
+		if (rc) {
+			rc = LMDB_FAIL("note del", rc);
+			goto out;
+		}
+		n++;
+	}
+	if (rc && rc != MDB_NOTFOUND) {
+		rc = LMDB_FAIL("cursor get", rc);
+		goto out;
+	}
+	mdb_cursor_close(cur);
+	cur = NULL;
+	rc = child_commit(&txn);
+	if (rc)
+		goto out;
+	/* Each delete may copy its path: a loose bound, it only makes later
+	 * puts of this batch take the careful path. */
+	charge(t, n > SIZE_MAX / pages ? SIZE_MAX : n * pages);
+	if (removed)
+		*removed = n;
+out:
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int store_note_get(struct store *s, uint8_t kind, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t *expires,
+		   uint8_t *buf, size_t cap, size_t *len)
+{
+	uint8_t key[NOTE_KEY_BYTES];
+	MDB_txn *txn = NULL;
+	MDB_val k, d;
+	MDB_dbi dbi;
+	int rc;
+
+	*len = 0;
+	rc = read_begin(s, &txn);
+	if (rc)
+		return rc;
+	rc = notes_dbi(txn, false, &dbi);
+	if (rc) {
+		rc = rc == 1 ? MU_E_NOTFOUND : rc;
+		goto out;
+	}
+	note_key(key, kind, id);
+	k = val(key, sizeof(key));
+	rc = mdb_get(txn, dbi, &k, &d);
+	if (rc) {
+		rc = rc == MDB_NOTFOUND ? MU_E_NOTFOUND : LMDB_FAIL("note get", rc);
+		goto out;
+	}
+	rc = note_val_check(&d);
+	if (rc)
+		goto out;
+	*len = d.mv_size - NOTE_EXPIRES_BYTES;
+	if (expires)
+		*expires = get_be64(d.mv_data);
+	if (*len > cap) {
+		rc = MU_E_TOOBIG;
+		goto out;
+	}
+	memcpy(buf, (const uint8_t *)d.mv_data + NOTE_EXPIRES_BYTES, *len);
+out:
+	read_end(s, txn);
+	return rc;
+}
+
+struct note_row {
+	uint8_t id[BUNDLE_ID_BYTES];
+	uint64_t expires;
+	uint8_t len;
+	uint8_t data[STORE_NOTE_DATA_MAX];
+};
+
+int store_note_scan(struct store *s, uint8_t kind, store_note_fn fn, void *ctx)
+{
+	uint8_t from[NOTE_KEY_BYTES] = { kind };
+	struct note_row *rows = calloc(SCAN_CHUNK, sizeof(*rows));
+	bool skip_first = false, done = false;
+	int rc = 0;
+
+	if (!rows)
+		return -ENOMEM;
+	while (!done) {
+		MDB_txn *txn = NULL;
+		MDB_cursor *cur = NULL;
+		MDB_val k = val(from, sizeof(from)), d;
+		MDB_dbi dbi;
+		size_t n = 0;
+
+		rc = read_begin(s, &txn);
+		if (rc)
+			break;
+		rc = notes_dbi(txn, false, &dbi);
+		if (rc) {
+			read_end(s, txn);
+			/* A store made before notes: none to pass; create the
+			 * database now, outside any batch, if we can. */
+			if (rc == 1)
+				rc = s->batch ? 0 : notes_create(s);
+			break;
+		}
+		rc = mdb_cursor_open(txn, dbi, &cur);
+		if (rc) {
+			rc = LMDB_FAIL("cursor open", rc);
+			goto chunk_out;
+		}
+		rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+		/* resuming: the row we stopped at was already passed */
+		if (rc == 0 && skip_first && k.mv_size == sizeof(from) && !memcmp(k.mv_data, from, sizeof(from)))
+			rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
+		while (rc == 0 && n < SCAN_CHUNK) {
+			if (k.mv_size != NOTE_KEY_BYTES) {
+				rc = CORRUPT("note key size");
+				goto chunk_out;
+			}
+			if (*(const uint8_t *)k.mv_data != kind) {
+				rc = MDB_NOTFOUND;
+				break;
+			}
+			rc = note_val_check(&d);
+			if (rc)
+				goto chunk_out;
+			memcpy(rows[n].id, (const uint8_t *)k.mv_data + 1, BUNDLE_ID_BYTES);
+			rows[n].expires = get_be64(d.mv_data);
+			rows[n].len = (uint8_t)(d.mv_size - NOTE_EXPIRES_BYTES);
+			memcpy(rows[n].data, (const uint8_t *)d.mv_data + NOTE_EXPIRES_BYTES, rows[n].len);
+			memcpy(from, k.mv_data, sizeof(from));
+			n++;
+			rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
+		}
+		if (rc == MDB_NOTFOUND) {
+			done = true;
+			rc = 0;
+		} else if (rc) {
+			rc = LMDB_FAIL("cursor get", rc);
+		}
+	chunk_out:
+		mdb_cursor_close(cur);
+		read_end(s, txn);
+		for (size_t i = 0; !rc && i < n; i++)
+			rc = fn(ctx, rows[i].id, rows[i].expires, rows[i].data, rows[i].len);
+		if (rc)
+			break;
+		skip_first = true;
+	}
+	free(rows);
+	return rc;
+}
+
+int store_note_purge(struct store *s, uint64_t now, uint64_t *removed)
+{
+	MDB_cursor *cur = NULL;
+	MDB_txn *txn = NULL;
+	MDB_val k, d;
+	MDB_dbi dbi;
+	uint64_t n = 0;
+	int rc;
+
+	if (removed)
+		*removed = 0;
+	if (s->batch)
+		return -EBUSY;
+	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc) {
+		txn = NULL;
+		rc = LMDB_FAIL("txn begin", rc);
+		goto out;
+	}
+	rc = notes_dbi(txn, false, &dbi);
+	if (rc) {
+		rc = rc == 1 ? 0 : rc; /* no notes database: nothing to purge */
+		goto out;
+	}
+	rc = mdb_cursor_open(txn, dbi, &cur);
+	if (rc) {
+		rc = LMDB_FAIL("cursor open", rc);
+		goto out;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		rc = note_val_check(&d);
+		if (rc)
+			goto out;
+		if (get_be64(d.mv_data) > now)
+			continue;
+		rc = mdb_cursor_del(cur, 0);
+		if (rc) {
+			rc = LMDB_FAIL("note del", rc);
+			goto out;
+		}
+		n++;
+	}
+	if (rc != MDB_NOTFOUND) {
+		rc = LMDB_FAIL("cursor get", rc);
+		goto out;
+	}
+	mdb_cursor_close(cur);
+	cur = NULL;
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc) {
+		rc = LMDB_FAIL("txn commit", rc);
+		goto out;
+	}
+	if (removed)
+		*removed = n;
+out:
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rc;
 }

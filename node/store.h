@@ -228,4 +228,51 @@ int store_scan_custody(struct store *s, store_custody_fn fn, void *ctx);
 
 int store_stat(struct store *s, struct store_stat *out);
 
+
+/* ---- notes ----
+ *
+ * Small records a feature keeps beside the bundles so that a start need not
+ * walk the store to rebuild its state (node/receipts.c, node/alerts.c).
+ * Database "notes": key (kind, id) — kind one byte the caller chooses, id
+ * BUNDLE_ID_BYTES (usually the bundle the note is about) — and value
+ * (expires, then up to STORE_NOTE_DATA_MAX bytes of the caller's). Layout:
+ * docs/storage.md "notes". The store never reads the data.
+ *
+ * Puts and deletes go into a write batch like any write (nested
+ * transaction: a failure undoes only that call), so a note written in the
+ * batch of the bundle it is about commits, or is lost, with it.
+ * Notes are not bundles: they are in no total, quota or eviction; a note
+ * leaves when its caller deletes it or by store_note_purge() once its
+ * expires has passed (STORE_NOTE_KEEP: never). Deleting a bundle does not
+ * delete its notes. */
+#define STORE_NOTE_DATA_MAX 64
+#define STORE_NOTE_KEEP UINT64_MAX
+
+/* Sets the note (kind, id), replacing one present. MU_E_TOOBIG if len >
+ * STORE_NOTE_DATA_MAX (data may be NULL when len is 0), MU_E_QUOTA if the
+ * map is full, MU_E_STORE. */
+int store_note_put(struct store_txn *t, uint8_t kind, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t expires,
+		   const void *data, size_t len);
+/* Deletes the note (kind, id); 0 also when there is none. */
+int store_note_del(struct store_txn *t, uint8_t kind, const uint8_t id[static BUNDLE_ID_BYTES]);
+/* Deletes every note of kind; *removed (may be NULL) gets their count. */
+int store_note_clear(struct store_txn *t, uint8_t kind, uint64_t *removed);
+/* Copies the note (kind, id): *expires (may be NULL), data into buf (cap >=
+ * STORE_NOTE_DATA_MAX is always enough), *len its length. MU_E_NOTFOUND if
+ * absent, MU_E_TOOBIG if cap is too small (*len still set). */
+int store_note_get(struct store *s, uint8_t kind, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t *expires,
+		   uint8_t *buf, size_t cap, size_t *len);
+/* Calls fn for every note of kind in id order, expired ones included (the
+ * caller decides). Same contract as store_scan_time: notes are copied out
+ * in chunks, fn runs with no transaction of the store's open and may call
+ * any store function; stops at and returns fn's first non-zero result.
+ * data points into the scan's buffer, valid until fn returns. */
+typedef int (*store_note_fn)(void *ctx, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t expires,
+			     const uint8_t *data, size_t len);
+int store_note_scan(struct store *s, uint8_t kind, store_note_fn fn, void *ctx);
+/* Deletes every note with expires <= now, in a transaction of its own
+ * (-EBUSY while a batch is open); *removed (may be NULL) gets the count.
+ * Walks every note: meant for the purge timer. */
+int store_note_purge(struct store *s, uint64_t now, uint64_t *removed);
+
 #endif

@@ -26,6 +26,11 @@ HOOK
 	node_conf "$n" '[messaging]' "notify_command = $MESH_TMP/hook-$n.sh" 'realert_interval_ms = 700'
 done
 for n in a p1 p2; do node_start "$n"; done
+# last_start_has NODE ERE: the log of NODE's latest start matches.
+last_start_has() {
+	awk '/^===== mesh: start / { buf = "" } { buf = buf $0 "\n" } END { printf "%s", buf }' "$(node_log "$1")" |
+		grep -qE -- "$2"
+}
 wait_until 20 "p1-a session" session_up p1 a
 wait_until 20 "p2-a session" session_up p2 a
 wait_until 30 "every credential to reach a" creds_at_least a 3
@@ -81,7 +86,16 @@ node_stop p2
 n2=$(realerts p2)
 node_start p2
 log_has p2 "1 alert unacknowledged" || fail "p2 forgot its alert across the restart"
+# A clean stop leaves complete notes: the start reads them, walks nothing.
+last_start_has p2 "walked the store once" && fail "p2 walked its store after a clean stop"
 wait_until 20 "p2 to re-alert after its restart" realerts_over p2 $((n2 + 2))
+# A crash: the notes are not trusted, the start walks once and keeps the alert.
+node_stop p2 KILL
+n2=$(realerts p2)
+node_start p2
+last_start_has p2 "notes not closed cleanly: walked the store once" || fail "p2 trusted its notes after a crash"
+last_start_has p2 "1 alert unacknowledged" || fail "p2 forgot its alert across a crash"
+wait_until 20 "p2 to re-alert after the crash" realerts_over p2 $((n2 + 2))
 
 mu p2 ack "$id" | grep -q "^acknowledged" || fail "p2's ack failed"
 wait_until 20 "p2's ack to reach a" acked "$k2"
@@ -91,6 +105,13 @@ mu p2 ack "$id" | grep -q "^already acknowledged" || fail "a second ack was not 
 n2=$(realerts p2)
 sleep 2
 [ "$(realerts p2)" -eq "$n2" ] || fail "p2 re-alerted after acknowledging"
+# The ack took the alert's note with it: a restart does not re-alert.
+node_stop p2
+node_start p2
+last_start_has p2 "alerts? unacknowledged" && fail "p2 took up an acknowledged alert at restart"
+last_start_has p2 "walked the store once" && fail "p2 walked its store after a clean stop"
+sleep 2
+[ "$(realerts p2)" -eq "$n2" ] || fail "p2 re-alerted after acknowledging and a restart"
 mu a sent --json | grep -q "\"id\":\"$id\".*\"alert\":true,\"to\":2,\"delivered\":2,\"read\":2,\"acknowledged\":2" ||
 	fail "a's sent view of the alert: $(mu a sent --json)"
 mesh_pass

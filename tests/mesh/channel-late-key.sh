@@ -60,11 +60,17 @@ inbox_has p "$m" && fail "p reads m without the key"
 [ "$(chan_notes)" = 0 ] || fail "p announced a message it cannot open"
 log_has p "new [a-z]+ message for .* from Staff s" && fail "p logged a new message it cannot open"
 
+# last_start_has NODE ERE: the log of NODE's latest start matches.
+last_start_has() {
+	awk '/^===== mesh: start / { buf = "" } { buf = buf $0 "\n" } END { printf "%s", buf }' "$(node_log "$1")" |
+		grep -qE -- "$2"
+}
 # ---- restart p (nothing lost), with the default limits: the wrap arrives ----
 node_stop p
 NODE_EXTRA[p]=$P_CONF
 node_start p
-log_has p "1 channel message wait for a key-wrap" || fail "p forgot the waiting message at restart"
+last_start_has p "1 channel message wait for a key-wrap" || fail "p forgot the waiting message at restart"
+last_start_has p "walked the store once" && fail "p walked its store after a clean stop"
 notes_are() { [ "$(chan_notes)" = "$1" ]; }
 wait_until 30 "p's notify hook for m once the wrap arrives" notes_are 1
 log_count p "new [a-z]+ message for .* from Staff s" | grep -qx 1 || fail "p did not log m's arrival once"
@@ -84,4 +90,15 @@ sleep 3
 log_has p "channel messages? wait for a key-wrap" && [ "$(log_count p 'channel messages? wait for a key-wrap')" != 1 ] &&
 	fail "p still holds m as waiting after it opened"
 inbox_has p "$m" || fail "p lost m at the second restart"
+last_start_has p "walked the store once" && fail "p walked its store after a clean stop"
+
+# ---- a crash: the notes are not trusted, the walk announces nothing again ----
+node_stop p KILL
+node_start p
+wait_until 20 "p linked to r again" session_up p r
+sleep 2
+last_start_has p "notes not closed cleanly: walked the store once" || fail "p trusted its notes after a crash"
+[ "$(chan_notes)" = 1 ] || fail "p announced m again after a crash: $(chan_notes) notifications"
+[ "$(status_num p bundles_local)" = 0 ] || fail "p sealed receipts again after a crash"
+last_start_has p "channel messages? wait for a key-wrap" && fail "p holds m as waiting after a crash"
 mesh_pass

@@ -67,6 +67,15 @@ wait_until 20 "c-d session again" session_up c d
 mu d inbox >/dev/null
 sleep 1
 [ "$(store_bundles d)" -eq "$before" ] || fail "inbox after a restart sealed another read receipt"
+grep -c "walked the store once" "$(node_log d)" | grep -qx 1 || fail "d walked its store after a clean stop"
+# After a crash the record is rebuilt by a walk: still nothing sealed twice.
+node_stop d KILL
+node_start d
+wait_until 20 "c-d session again" session_up c d
+log_has d "notes not closed cleanly: walked the store once" || fail "d trusted its notes after a crash"
+mu d inbox >/dev/null
+sleep 1
+[ "$(store_bundles d)" -eq "$before" ] || fail "inbox after a crash sealed another read receipt"
 
 # Read receipts off: delivered still confirmed, read never.
 node_stop d
