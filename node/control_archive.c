@@ -683,6 +683,11 @@ static int store_print_get(struct node *n, struct archive_store_print *sp)
 	return ret;
 }
 
+void hospital_store_opened(struct node *n)
+{
+	n->store_print_ok = store_print_get(n, &n->store_print_open) == 0;
+}
+
 /* At a clean close, after the archive's last commit succeeded. */
 static void checkpoint_save(struct node *n)
 {
@@ -745,14 +750,16 @@ static int checkpoint_decode(struct node *n, const uint8_t *buf, size_t len)
 			     : ARCHIVE_CHECKPOINT_PEND_MAX;
 	struct archive_checkpoint_attach *pend = calloc(cap + 1, sizeof(*pend));
 	struct archive_checkpoint ck;
-	struct archive_store_print now;
 	int ret;
 
 	if (!pend)
 		return -ENOMEM;
 	ret = archive_checkpoint_decode(&ck, pend, cap, buf, len);
-	if (!ret && (memcmp(ck.user, identity_sign_pk(n->user), MU_KEY_BYTES) ||
-		     store_print_get(n, &now) || memcmp(&now, &ck.store, sizeof(now))))
+	/* Compared with the store as it was opened: since then this start may
+	 * have written to it (receipt and alert notes), which changes its
+	 * mtime but not what was archived before the stop. */
+	if (!ret && (memcmp(ck.user, identity_sign_pk(n->user), MU_KEY_BYTES) || !n->store_print_ok ||
+		     memcmp(&n->store_print_open, &ck.store, sizeof(ck.store))))
 		ret = MU_E_MISMATCH;
 	for (uint32_t i = 0; i < ck.npend && !ret; i++) {
 		struct pending_attach p = {.expires = pend[i].expires, .missing = pend[i].missing};

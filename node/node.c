@@ -661,6 +661,8 @@ static int node_open_store(struct node *n)
 		log_err(SUB_STORE, "cannot open the store in %s: %s", dir, mu_strerror(ret));
 	free(dir);
 	if (!ret)
+		hospital_store_opened(n);
+	if (!ret)
 		ret = keyset_sized(n, &n->keys_building, &n->keys_ctl_building); /* built after start: purge_tick */
 	return ret;
 }

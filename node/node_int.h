@@ -9,6 +9,7 @@
 #include "../crypto/cred.h"
 #include "../crypto/session.h"
 #include "../transport/link.h"
+#include "archive_checkpoint.h"
 #include "bundle.h"
 #include "frames.h"
 #include "keyset.h"
@@ -228,6 +229,10 @@ struct node {
 	struct keyset *keys;
 	struct relay_ring *relay;     /* hospital: recent arrivals told to field nodes (uplink.c) */
 	uint64_t uplink_walk_step;    /* field: keys an uplink walk looks at in one loop turn */
+	/* The store file as it was opened, before anything wrote to it: what a
+	 * hospital's clean-shutdown checkpoint is compared with (control_archive.c). */
+	struct archive_store_print store_print_open;
+	bool store_print_ok;
 	struct keyset *keys_ctl;      /* the credential and revocation keys of keys (uplink sync) */
 	struct keyset *keys_building; /* filled step by step after start; becomes keys */
 	struct keyset *keys_ctl_building;
@@ -444,6 +449,9 @@ int control_archive(struct node *n, const struct ctl_req *req, struct ctl_reply 
  * committed first, so a reader sees every bundle stored so far. */
 struct archive;
 struct archive *hospital_archive(struct node *n);
+/* Notes the store file's identity right after it is opened (node.c), before
+ * receipts, alerts or anything else writes to it. */
+void hospital_store_opened(struct node *n);
 /* Uplink (node/uplink.c): a field node offers keys the hospital already
  * holds. hospital_receipt_cursor: the audit seq up to which custody
  * receipts are issued (MU_E_NOTFOUND without an archive).
