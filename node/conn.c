@@ -182,6 +182,8 @@ static void conn_pump(struct conn *c)
 		if (send_wr(c, &fw))
 			return;
 		c->bundles_out++;
+		/* No memory to remember it: at worst it is sent twice. */
+		(void)refused_sent_note(&c->inflight, it.id, loop_now_mono_ms());
 	}
 }
 
@@ -194,6 +196,10 @@ void conn_offer(struct conn *c, const uint8_t id[static BUNDLE_ID_BYTES])
 		return;
 	/* The peer told us it will not take it (yet): a REFUSED frame. */
 	if (refused_skip(c->refused, id, &c->n->refused_retry, loop_now_mono_ms()))
+		return;
+	/* Sent lately and still on its way: the round that offers it again
+	 * started before it arrived (node_int.h, INFLIGHT_TIMEOUTS). */
+	if (refused_in_flight(c->inflight, id, loop_now_mono_ms(), INFLIGHT_TIMEOUTS * c->n->sync_timeout_ms))
 		return;
 	/* Credentials and revocations go before everything: they are tiny,
 	 * and a message is only admitted once its sender's credential is. */
@@ -707,6 +713,7 @@ void conn_destroy(struct conn *c)
 	free(c->sync_rx);
 	free(c->refuse_out);
 	refused_free(c->refused);
+	refused_free(c->inflight);
 	uplink_free(c);
 	outq_free(&c->oq);
 	free(c);

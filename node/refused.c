@@ -8,7 +8,13 @@
  * forgotten at REFUSED_MAX), and beside it an open-addressing index of
  * ring positions (linear probing, deletion by backward shift, keyed hash
  * so a peer cannot aim ids at one run of slots). Both grow by doubling, so
- * a peer that refuses little costs little. */
+ * a peer that refuses little costs little.
+ *
+ * The same structure, a second instance per conn, remembers the bundles
+ * conn_pump handed to the link (entries with reason 0, capped at
+ * INFLIGHT_MAX), so that a sync round which finds them still missing at
+ * the peer, because they are queued, in the socket or on the wire, does
+ * not send them a second time (refused_sent_note, refused_in_flight). */
 #include <errno.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -20,6 +26,11 @@
 
 #define REFUSED_FIRST 64
 
+/* Growth by doubling from REFUSED_FIRST keeps the index a power of two
+ * only if each cap is one. */
+_Static_assert((REFUSED_MAX & (REFUSED_MAX - 1)) == 0 && REFUSED_MAX >= REFUSED_FIRST, "REFUSED_MAX");
+_Static_assert((INFLIGHT_MAX & (INFLIGHT_MAX - 1)) == 0 && INFLIGHT_MAX >= REFUSED_FIRST, "INFLIGHT_MAX");
+
 struct refused_entry {
 	uint8_t id[BUNDLE_ID_BYTES];
 	uint64_t at; /* when it was last refused (caller's ms) */
@@ -29,6 +40,7 @@ struct refused_entry {
 struct refused_set {
 	struct refused_entry *ring;
 	size_t cap, head, n; /* oldest at ring[head] once the ring is full */
+	size_t max;          /* cap stops growing here: REFUSED_MAX or INFLIGHT_MAX */
 	uint32_t *slot;      /* ring index + 1; 0 = free */
 	size_t slots;        /* a power of two >= 2 * cap */
 	uint8_t hkey[crypto_shorthash_KEYBYTES];
@@ -105,7 +117,7 @@ static void slot_del(struct refused_set *rs, size_t i)
 }
 
 /* Doubles ring and index (only while the ring has never wrapped: it
- * wraps at REFUSED_MAX and grows no more). */
+ * wraps at rs->max and grows no more). */
 static int grow(struct refused_set *rs)
 {
 	size_t cap = rs->cap ? 2 * rs->cap : REFUSED_FIRST, slots = 2 * cap;
@@ -127,8 +139,9 @@ static int grow(struct refused_set *rs)
 	return 0;
 }
 
-int refused_note(struct refused_set **rsp, const uint8_t id[static BUNDLE_ID_BYTES], uint8_t reason,
-		 uint64_t now)
+/* Remembers id with reason at now in *rsp (created on first use, at most
+ * max entries). */
+static int note(struct refused_set **rsp, const uint8_t *id, uint8_t reason, uint64_t now, size_t max)
 {
 	static const uint8_t zero[BUNDLE_ID_BYTES];
 	struct refused_set *rs = *rsp;
@@ -143,6 +156,7 @@ int refused_note(struct refused_set **rsp, const uint8_t id[static BUNDLE_ID_BYT
 		if (!rs)
 			return -ENOMEM;
 		randombytes_buf(rs->hkey, sizeof(rs->hkey));
+		rs->max = max;
 		*rsp = rs;
 	}
 	if (rs->slots) {
@@ -154,7 +168,7 @@ int refused_note(struct refused_set **rsp, const uint8_t id[static BUNDLE_ID_BYT
 			return 0;
 		}
 	}
-	if (rs->n == rs->cap && rs->cap < REFUSED_MAX && (ret = grow(rs)))
+	if (rs->n == rs->cap && rs->cap < rs->max && (ret = grow(rs)))
 		return ret;
 	if (rs->n == rs->cap) { /* full: forget the oldest */
 		k = rs->head;
@@ -171,18 +185,29 @@ int refused_note(struct refused_set **rsp, const uint8_t id[static BUNDLE_ID_BYT
 	return 0;
 }
 
-bool refused_skip(const struct refused_set *rs, const uint8_t id[static BUNDLE_ID_BYTES],
-		  const struct refused_retry *rt, uint64_t now)
+int refused_note(struct refused_set **rsp, const uint8_t id[static BUNDLE_ID_BYTES], uint8_t reason,
+		 uint64_t now)
 {
-	const struct refused_entry *e;
+	return note(rsp, id, reason, now, REFUSED_MAX);
+}
+
+static const struct refused_entry *entry_of(const struct refused_set *rs, const uint8_t *id)
+{
 	size_t i;
 
 	if (!rs || !rs->slots)
-		return false;
+		return NULL;
 	i = slot_find(rs, id);
-	if (!rs->slot[i])
+	return rs->slot[i] ? &rs->ring[rs->slot[i] - 1] : NULL;
+}
+
+bool refused_skip(const struct refused_set *rs, const uint8_t id[static BUNDLE_ID_BYTES],
+		  const struct refused_retry *rt, uint64_t now)
+{
+	const struct refused_entry *e = entry_of(rs, id);
+
+	if (!e)
 		return false;
-	e = &rs->ring[rs->slot[i] - 1];
 	switch ((enum frame_refusal)e->reason) {
 	case REFUSAL_INVALID:
 		return true;
@@ -191,7 +216,20 @@ bool refused_skip(const struct refused_set *rs, const uint8_t id[static BUNDLE_I
 	case REFUSAL_RATE:
 		return now - e->at < rt->rate_ms;
 	}
-	return false;
+	return false; /* reason 0: an in-flight entry, never a refusal */
+}
+
+int refused_sent_note(struct refused_set **rs, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t now)
+{
+	return note(rs, id, 0, now, INFLIGHT_MAX);
+}
+
+bool refused_in_flight(const struct refused_set *rs, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t now,
+		       uint64_t window_ms)
+{
+	const struct refused_entry *e = entry_of(rs, id);
+
+	return e && now - e->at < window_ms;
 }
 
 size_t refused_count(const struct refused_set *rs)

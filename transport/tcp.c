@@ -67,9 +67,17 @@
 /* Unsent bytes the kernel may hold per socket. Left to autotuning it takes
  * megabytes, and an immediate-priority bundle would then wait behind a bulk
  * attachment already handed to the kernel; capped, the backlog stays in our
- * queue where the core can see it (queued()) and order what comes next. At
- * ad-hoc Wi-Fi rates 128 KiB is some tens of milliseconds. */
-#define NOTSENT_LOWAT (128 * 1024)
+ * queue where the core can see it (queued()) and order what comes next.
+ * 16 KiB is 13 ms at 10 Mbit/s and still keeps a 100 Mbit/s link full
+ * (docs/benchmarks.md "latency": measured with 128 KiB and with 16 KiB,
+ * goodput the same at 1 and 100 Mbit/s, p50 latency under bulk lower). */
+#define NOTSENT_LOWAT (16 * 1024)
+/* Bytes the core keeps queued on a TCP link (struct link.pump_high_water,
+ * the core's default is 256 KiB) before it stops adding bundles: an
+ * immediate bundle waits behind this plus the frame being added and
+ * NOTSENT_LOWAT at each hop. Small queues cost goodput only while the core
+ * re-sent bundles still on their way (node/refused.c, in flight). */
+#define PUMP_HIGH_WATER_TCP (16 * 1024)
 
 #define LISTEN_BACKLOG  64
 #define ACCEPT_PER_TURN 32
@@ -588,6 +596,7 @@ static struct tcp_link *link_new(struct tcp_driver *d, int fd)
 	sendq_init(&tl->q, LINK_SENDQ_MAX);
 	tl->base.ops = &link_tcp_ops;
 	tl->base.drv = ld_of(d);
+	tl->base.pump_high_water = PUMP_HIGH_WATER_TCP;
 	tl->d = d;
 	tl->fd = fd;
 	return tl;

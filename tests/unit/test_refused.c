@@ -1,5 +1,6 @@
 /* node/refused.c: which ingest errors are refusals, how long each reason
- * keeps an id from being offered, and the REFUSED_MAX cap (oldest first). */
+ * keeps an id from being offered, the REFUSED_MAX cap (oldest first), and
+ * the in-flight set (ids sent lately, INFLIGHT_MAX). */
 #include <errno.h>
 #include <sodium.h>
 #include <string.h>
@@ -94,10 +95,54 @@ static void test_cap(void)
 	refused_free(rs);
 }
 
+/* Sent at 1000: skipped for the window, offered again after it; a new
+ * send starts the window anew; an in-flight entry is never a refusal. */
+static void test_inflight(void)
+{
+	struct refused_set *fl = NULL;
+	uint8_t a[32], b[32], zero[32] = { 0 };
+
+	id_of(a, 1), id_of(b, 2);
+	CHECK(!refused_in_flight(NULL, a, 0, 10000));
+	CHECK_OK(refused_sent_note(&fl, zero, 1000)); /* ignored */
+	CHECK(refused_count(fl) == 0 && !refused_in_flight(fl, zero, 1000, 10000));
+	CHECK_OK(refused_sent_note(&fl, a, 1000));
+	CHECK(refused_count(fl) == 1);
+	CHECK(refused_in_flight(fl, a, 1000, 10000) && refused_in_flight(fl, a, 1000 + 9999, 10000));
+	CHECK(!refused_in_flight(fl, a, 1000 + 10000, 10000));
+	CHECK(!refused_in_flight(fl, b, 1000, 10000));
+	CHECK_OK(refused_sent_note(&fl, a, 20000));
+	CHECK(refused_count(fl) == 1);
+	CHECK(refused_in_flight(fl, a, 20000 + 9999, 10000) && !refused_in_flight(fl, a, 30000, 10000));
+	CHECK(!refused_skip(fl, a, &rt, 20000));
+	refused_free(fl);
+}
+
+/* INFLIGHT_MAX + 10 sends: the set stops at INFLIGHT_MAX (not
+ * REFUSED_MAX), the first 10 forgotten, the rest still found. */
+static void test_inflight_cap(void)
+{
+	struct refused_set *fl = NULL;
+	uint8_t id[32];
+
+	for (uint32_t i = 0; i < INFLIGHT_MAX + 10; i++) {
+		id_of(id, i);
+		CHECK_OK(refused_sent_note(&fl, id, 5000));
+	}
+	CHECK(refused_count(fl) == INFLIGHT_MAX);
+	for (uint32_t i = 0; i < INFLIGHT_MAX + 10; i++) {
+		id_of(id, i);
+		CHECK(refused_in_flight(fl, id, 5000, 10000) == (i >= 10));
+	}
+	refused_free(fl);
+}
+
 static const struct test tests[] = {
 	{ "/refused/reason", test_reason },
 	{ "/refused/retry", test_retry },
 	{ "/refused/cap", test_cap },
+	{ "/refused/inflight", test_inflight },
+	{ "/refused/inflight/cap", test_inflight_cap },
 };
 
 TEST_MAIN(tests)
