@@ -10,9 +10,12 @@
 
 rl_step "Wi-Fi: 2 hwsim radios, one namespace each"
 rl_check "2 hwsim radios in ns_0, ns_1" rl_wifi_radios 2 || rl_finish
-# One after the other (see rl_wifi_ibss_wait): radio 1 must find radio 0's cell.
+# One after the other (see rl_wifi_ibss_wait), on one fixed BSSID: this
+# checks the lab, not IBSS cell merging (under a loaded host two cells with
+# the same SSID were seen not to merge within 20 s; the product's own joins
+# are tested in wifi-ibss.sh).
 for i in 0 1; do
-	rl_check "radio $i joins IBSS muster @2412" rl_wifi_ibss_wait $i muster 2412
+	rl_check "radio $i joins IBSS muster @2412" rl_wifi_ibss_wait $i muster 2412 02:4d:55:53:54:52
 done
 LL0=$(rl_ll6 0) LL1=$(rl_ll6 1)
 rl_log "link-local: ns_0 ${RL_WIFI_DEV[0]} $LL0, ns_1 ${RL_WIFI_DEV[1]} $LL1"
