@@ -863,7 +863,18 @@ static int notes_open(struct node *n)
 			 state == NOTES_OPEN ? "not closed cleanly" : "absent");
 		notes_queue_all(n);
 	}
-	return notes_commit_open(n, state != NOTES_CLEAN);
+	ret = notes_commit_open(n, state != NOTES_CLEAN);
+	if (!ret)
+		return 0;
+	/* The store takes no write (its map is full, or it failed): a node
+	 * at a scene must still start. Memory is right (from the notes of a
+	 * clean stop, or from the walk); this run writes no notes, and a
+	 * clean mark left from before stays, which is only stale if this run
+	 * changes the store — which a store that takes no write hardly can. */
+	log_err(SUB_STORE, "receipt and alert notes cannot be written (%s): this run keeps none", mu_strerror(ret));
+	rc->notes_on = false;
+	rc->nops = 0;
+	return 0;
 }
 
 static int count_note(void *ctx, const uint8_t id[static BUNDLE_ID_BYTES], uint64_t expires, const uint8_t *data,
