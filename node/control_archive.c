@@ -123,35 +123,26 @@ static void put_failed(struct hospital *h, const uint8_t id[static BUNDLE_ID_BYT
  * meta (checkpoint_save), any other start has recover() rebuild it from
  * the archive (manifests with chunks not linked) and the store. */
 
-static int pend_cmp(const struct pending_attach *p, const uint8_t aid[static ATTACH_ID_BYTES],
-		    const uint8_t sender[static MU_KEY_BYTES])
-{
-	int c = memcmp(p->aid, aid, ATTACH_ID_BYTES);
+struct pend_key {
+	const uint8_t *aid, *sender;
+};
 
-	return c ? c : memcmp(p->sender, sender, MU_KEY_BYTES);
+static int pend_cmp(const void *el, const void *key)
+{
+	const struct pending_attach *p = el;
+	const struct pend_key *k = key;
+	int c = memcmp(p->aid, k->aid, ATTACH_ID_BYTES);
+
+	return c ? c : memcmp(p->sender, k->sender, MU_KEY_BYTES);
 }
 
 /* Index of (aid, sender), or where it would go (*found false). */
 static size_t pend_find(struct hospital *h, const uint8_t aid[static ATTACH_ID_BYTES],
 			const uint8_t sender[static MU_KEY_BYTES], bool *found)
 {
-	size_t lo = 0, hi = h->npend;
+	struct pend_key k = { aid, sender };
 
-	*found = false;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = pend_cmp(&h->pend[mid], aid, sender);
-
-		if (!c) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return mu_sorted_find(h->pend, h->npend, sizeof(*h->pend), pend_cmp, &k, found);
 }
 
 static void pend_drop(struct hospital *h, size_t i)

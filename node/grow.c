@@ -18,3 +18,20 @@ void *mu_grow(void *v, size_t *cap, size_t n, size_t elem, size_t first)
 		*cap = want;
 	return p;
 }
+
+size_t mu_sorted_find(const void *base, size_t n, size_t elem, int (*cmp)(const void *el, const void *key),
+		      const void *key, bool *found)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cmp((const char *)base + mid * elem, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = lo < n && cmp((const char *)base + lo * elem, key) == 0;
+	return lo;
+}

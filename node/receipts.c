@@ -59,6 +59,7 @@
 #include "config.h"
 #include "control_util.h"
 #include "err.h"
+#include "grow.h"
 #include "hex.h"
 #include "incident.h"
 #include "log.h"
@@ -131,33 +132,27 @@ struct receipts {
 	bool notes_bad; /* a note was not written: the next start walks */
 };
 
-static int done_cmp(const struct rcpt_done *d, uint8_t type, const uint8_t *id)
+struct done_key {
+	uint8_t type;
+	const uint8_t *id;
+};
+
+static int done_cmp(const void *el, const void *key)
 {
-	if (d->type != type)
-		return d->type < type ? -1 : 1;
-	return memcmp(d->id, id, BUNDLE_ID_BYTES);
+	const struct rcpt_done *d = el;
+	const struct done_key *k = key;
+
+	if (d->type != k->type)
+		return d->type < k->type ? -1 : 1;
+	return memcmp(d->id, k->id, BUNDLE_ID_BYTES);
 }
 
 /* Index of the entry, or where it would be inserted; *found set. */
 static size_t done_find(const struct receipts *rc, uint8_t type, const uint8_t *id, bool *found)
 {
-	size_t lo = 0, hi = rc->ndone;
+	struct done_key k = { type, id };
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = done_cmp(&rc->done[mid], type, id);
-
-		if (!c) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = false;
-	return lo;
+	return mu_sorted_find(rc->done, rc->ndone, sizeof(*rc->done), done_cmp, &k, found);
 }
 
 static int done_add(struct receipts *rc, uint8_t type, const uint8_t *id, uint64_t at, uint64_t expires)

@@ -129,8 +129,37 @@ static void test_grow(void)
 	free(v);
 }
 
+static int int_cmp(const void *el, const void *key)
+{
+	int a = *(const int *)el, b = *(const int *)key;
+
+	return (a > b) - (a < b);
+}
+
+/* mu_sorted_find: the first index not before key, found only on equality,
+ * n past the end, at every position of an array with gaps. */
+static void test_sorted_find(void)
+{
+	const int v[] = { 10, 20, 30, 40, 50 };
+	bool found = true;
+
+	CHECK(mu_sorted_find(v, 0, sizeof(*v), int_cmp, &v[0], &found) == 0 && !found);
+	for (size_t i = 0; i < 5; i++) {
+		int below = v[i] - 5;
+
+		CHECK(mu_sorted_find(v, 5, sizeof(*v), int_cmp, &v[i], &found) == i && found);
+		CHECK(mu_sorted_find(v, 5, sizeof(*v), int_cmp, &below, &found) == i && !found);
+	}
+	{
+		int above = 99;
+
+		CHECK(mu_sorted_find(v, 5, sizeof(*v), int_cmp, &above, &found) == 5 && !found);
+	}
+}
+
 static const struct test tests[] = {
 	{ "/grow/doubling", test_grow },
+	{ "/grow/sorted-find", test_sorted_find },
 	{ "/wire/reader", test_reader },
 	{ "/wire/length-prefixed", test_length_prefixed },
 	{ "/wire/writer", test_writer },
